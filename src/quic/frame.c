@@ -171,7 +171,7 @@ int p2pq_ack_iter_next(p2pq_ack_iter *it, uint64_t *smallest, uint64_t *largest)
 
 /* Checks ranges are highest first, non-empty, with at least one missing packet
  * between neighbours. */
-static int ack_ranges_ok(const p2pq_range *rg, size_t n) {
+static int ack_ranges_ok(const p2pq_ack_range *rg, size_t n) {
   if (n == 0)
     return 0;
   for (size_t i = 0; i < n; i++) {
@@ -183,12 +183,12 @@ static int ack_ranges_ok(const p2pq_range *rg, size_t n) {
   return 1;
 }
 
-static size_t ack_pair_len(const p2pq_range *rg, size_t i) {
+static size_t ack_pair_len(const p2pq_ack_range *rg, size_t i) {
   return p2pq_varint_len(rg[i - 1].smallest - rg[i].largest - 2) +
          p2pq_varint_len(rg[i].largest - rg[i].smallest);
 }
 
-int p2pq_frame_encode_ack(p2pq_wr *w, const p2pq_range *rg, size_t n,
+int p2pq_frame_encode_ack(p2pq_wr *w, const p2pq_ack_range *rg, size_t n,
                           uint64_t ack_delay_encoded, const uint64_t *ecn) {
   size_t fixed, pairs = 0, k = 0, left = p2pq_wr_left(w);
   uint64_t type = ecn ? P2PQ_FT_ACK_ECN : P2PQ_FT_ACK;

@@ -190,12 +190,12 @@ int p2pq_ack_iter_next(p2pq_ack_iter *it, uint64_t *smallest, uint64_t *largest)
 
 typedef struct {
   uint64_t smallest, largest;
-} p2pq_range;
+} p2pq_ack_range;
 /* Writes an ACK (or ACK_ECN if ecn = [ect0, ect1, ce]) from ranges sorted
  * highest first, each separated by at least one missing packet. Writes as many
  * ranges as fit in w; returns that count (>= 1), P2PQ_ERR_NOBUF if not even the
  * first fits, P2PQ_ERR_INVALID_ARG for unsorted/overlapping/empty ranges. */
-int p2pq_frame_encode_ack(p2pq_wr *w, const p2pq_range *ranges, size_t n,
+int p2pq_frame_encode_ack(p2pq_wr *w, const p2pq_ack_range *ranges, size_t n,
                           uint64_t ack_delay_encoded, const uint64_t *ecn);
 
 /* Frame properties (RFC 9000 Table 3 plus the extension specs). */
