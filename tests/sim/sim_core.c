@@ -50,15 +50,18 @@ void sim_free(sim *s) {
   for (i = 0; i < s->n_heap; i++)
     free(s->heap[i].pkt);
   free(s->heap);
+  /* A link is owned by its node[0] end: first forget the other ends' pointers. */
+  for (i = 0; i < s->n_nodes; i++)
+    for (int k = 0; k < s->nodes[i]->n_ifaces; k++)
+      if (s->nodes[i]->ifaces[k].link && s->nodes[i]->ifaces[k].link->node[0] != s->nodes[i])
+        s->nodes[i]->ifaces[k].link = NULL;
   for (i = 0; i < s->n_nodes; i++) {
     sim_node *n = s->nodes[i];
     int k;
     if (n->kind == SIM_NODE_NAT)
       sim_nat_clear((sim_nat *)n);
-    /* A link is owned by its node[0] end. */
     for (k = 0; k < n->n_ifaces; k++)
-      if (n->ifaces[k].link && n->ifaces[k].link->node[0] == n)
-        free(n->ifaces[k].link);
+      free(n->ifaces[k].link);
     free(n);
   }
   free(s->nodes);
