@@ -149,37 +149,39 @@ static void make_nonce(const p2pq_pp_key *k, uint64_t pn, uint8_t nonce[P2PQ_PP_
   }
 }
 
+/* The one-shot GnuTLS calls run in place (ctext == ptext): the backends
+ * (AES-NI/PCLMUL GCM, nettle) process each block before writing it, and the
+ * one-shot path uses the stitched GCM code, markedly faster on full packets than
+ * the scatter-gather (v2) path. */
 int p2pq_pp_seal(const p2pq_pp_key *k, uint64_t pn, const uint8_t *ad, size_t ad_len,
                  uint8_t *payload, size_t len) {
   uint8_t nonce[P2PQ_PP_IV_LEN];
-  giovec_t auth = {(void *)(uintptr_t)ad, ad_len}, iov = {payload, len};
-  size_t tag_len = P2PQ_AEAD_TAG_LEN;
-  if (!k || !k->aead || !payload || (ad_len && !ad) || len > (size_t)INT_MAX - tag_len)
+  size_t out_len = len + P2PQ_AEAD_TAG_LEN;
+  if (!k || !k->aead || !payload || (ad_len && !ad) || len > (size_t)INT_MAX - P2PQ_AEAD_TAG_LEN)
     return P2PQ_ERR_INVALID_ARG;
   make_nonce(k, pn, nonce);
-  if (gnutls_aead_cipher_encryptv2(k->aead, nonce, sizeof(nonce), &auth, ad_len ? 1 : 0, &iov,
-                                   len ? 1 : 0, payload + len, &tag_len) < 0 ||
-      tag_len != P2PQ_AEAD_TAG_LEN)
+  if (gnutls_aead_cipher_encrypt(k->aead, nonce, sizeof(nonce), ad, ad_len, P2PQ_AEAD_TAG_LEN,
+                                 payload, len, payload, &out_len) < 0 ||
+      out_len != len + P2PQ_AEAD_TAG_LEN)
     return P2PQ_ERR_CRYPTO;
-  return (int)(len + P2PQ_AEAD_TAG_LEN);
+  return (int)out_len;
 }
 
 int p2pq_pp_open(const p2pq_pp_key *k, uint64_t pn, const uint8_t *ad, size_t ad_len,
                  uint8_t *payload, size_t len) {
   uint8_t nonce[P2PQ_PP_IV_LEN];
-  giovec_t auth = {(void *)(uintptr_t)ad, ad_len}, iov;
+  size_t out_len;
   if (!k || !k->aead || !payload || (ad_len && !ad) || len > INT_MAX)
     return P2PQ_ERR_INVALID_ARG;
   if (len < P2PQ_AEAD_TAG_LEN)
     return P2PQ_ERR_DECRYPT;
-  len -= P2PQ_AEAD_TAG_LEN;
-  iov.iov_base = payload;
-  iov.iov_len = len;
+  out_len = len - P2PQ_AEAD_TAG_LEN;
   make_nonce(k, pn, nonce);
-  if (gnutls_aead_cipher_decryptv2(k->aead, nonce, sizeof(nonce), &auth, ad_len ? 1 : 0, &iov,
-                                   len ? 1 : 0, payload + len, P2PQ_AEAD_TAG_LEN) < 0)
+  if (gnutls_aead_cipher_decrypt(k->aead, nonce, sizeof(nonce), ad, ad_len, P2PQ_AEAD_TAG_LEN,
+                                 payload, len, payload, &out_len) < 0 ||
+      out_len != len - P2PQ_AEAD_TAG_LEN)
     return P2PQ_ERR_DECRYPT;
-  return (int)len;
+  return (int)out_len;
 }
 
 int p2pq_pp_hp_mask(const p2pq_pp_key *k, const uint8_t sample[16], uint8_t mask[5]) {
