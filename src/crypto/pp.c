@@ -44,6 +44,19 @@ size_t p2pq_pp_key_len(p2pq_aead_alg alg) {
   }
 }
 
+p2pq_aead_alg p2pq_pp_alg_from_gnutls(int cipher) {
+  switch (cipher) {
+  case GNUTLS_CIPHER_AES_128_GCM:
+    return P2PQ_AEAD_AES_128_GCM;
+  case GNUTLS_CIPHER_AES_256_GCM:
+    return P2PQ_AEAD_AES_256_GCM;
+  case GNUTLS_CIPHER_CHACHA20_POLY1305:
+    return P2PQ_AEAD_CHACHA20_POLY1305;
+  default:
+    return P2PQ_AEAD_NONE; /* includes AES-CCM: not offered by p2pquic */
+  }
+}
+
 static gnutls_cipher_algorithm_t aead_cipher(p2pq_aead_alg alg) {
   switch (alg) {
   case P2PQ_AEAD_AES_128_GCM:

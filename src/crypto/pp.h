@@ -3,7 +3,8 @@
  *
  * A p2pq_pp_key protects one direction at one encryption level (or one key phase
  * of 1-RTT). Cipher handles are created once in _init/_update; the per-packet
- * calls allocate nothing and work in place. */
+ * calls allocate nothing and work in place. The handles carry per-call state, so
+ * one key must not be used by two threads at the same time. */
 #ifndef P2PQ_CRYPTO_PP_H
 #define P2PQ_CRYPTO_PP_H
 
@@ -36,6 +37,9 @@ size_t p2pq_pp_secret_len(p2pq_aead_alg alg);
 int p2pq_pp_hash(p2pq_aead_alg alg);
 /* AEAD key length: 16 or 32; 0 if alg is unknown. */
 size_t p2pq_pp_key_len(p2pq_aead_alg alg);
+/* The QUIC AEAD for a gnutls_cipher_algorithm_t (as GnuTLS's secret callback
+ * reports it), or P2PQ_AEAD_NONE if QUIC cannot use it. */
+p2pq_aead_alg p2pq_pp_alg_from_gnutls(int cipher);
 
 /* Derives "quic key", "quic iv" and "quic hp" from secret (which must be
  * p2pq_pp_secret_len(alg) bytes) and creates the cipher handles. k need not be

@@ -328,6 +328,12 @@ static void test_key_init_clear(void **state) {
   assert_int_equal(p2pq_pp_secret_len(P2PQ_AEAD_NONE), 0);
   assert_int_equal(p2pq_pp_hash(P2PQ_AEAD_AES_256_GCM), GNUTLS_MAC_SHA384);
   assert_int_equal(p2pq_pp_hash(P2PQ_AEAD_CHACHA20_POLY1305), GNUTLS_MAC_SHA256);
+  assert_int_equal(p2pq_pp_hash(P2PQ_AEAD_NONE), -1);
+  assert_int_equal(p2pq_pp_alg_from_gnutls(GNUTLS_CIPHER_AES_128_GCM), P2PQ_AEAD_AES_128_GCM);
+  assert_int_equal(p2pq_pp_alg_from_gnutls(GNUTLS_CIPHER_AES_256_GCM), P2PQ_AEAD_AES_256_GCM);
+  assert_int_equal(p2pq_pp_alg_from_gnutls(GNUTLS_CIPHER_CHACHA20_POLY1305),
+                   P2PQ_AEAD_CHACHA20_POLY1305);
+  assert_int_equal(p2pq_pp_alg_from_gnutls(GNUTLS_CIPHER_AES_128_CCM), P2PQ_AEAD_NONE);
 }
 
 /* RFC 9000 A.3 example plus the window edges. */
