@@ -1,0 +1,58 @@
+/* RTT estimator, RFC 9002 section 5 (pseudocode in appendix A.7). */
+#include "quic/rtt.h"
+
+void p2pq_rtt_init(p2pq_rtt *r, p2pq_tstamp initial_rtt) {
+  r->initial = initial_rtt ? initial_rtt : P2PQ_INITIAL_RTT;
+  p2pq_rtt_reset(r);
+}
+
+void p2pq_rtt_reset(p2pq_rtt *r) {
+  r->latest = 0;
+  r->min = 0;
+  r->smoothed = r->initial;
+  r->var = r->initial / 2;
+  r->first_sample_time = 0;
+  r->has_sample = 0;
+}
+
+static p2pq_tstamp absdiff(p2pq_tstamp a, p2pq_tstamp b) { return a > b ? a - b : b - a; }
+
+void p2pq_rtt_update(p2pq_rtt *r, p2pq_tstamp latest_rtt, p2pq_tstamp ack_delay,
+                     p2pq_tstamp max_ack_delay, int handshake_confirmed, p2pq_tstamp now) {
+  p2pq_tstamp adjusted;
+  r->latest = latest_rtt;
+  if (!r->has_sample) {
+    r->has_sample = 1;
+    r->first_sample_time = now;
+    r->min = latest_rtt;
+    r->smoothed = latest_rtt;
+    r->var = latest_rtt / 2;
+    return;
+  }
+  if (latest_rtt < r->min)
+    r->min = latest_rtt;
+  /* Before confirmation the peer's max_ack_delay may not be known yet. */
+  if (handshake_confirmed && ack_delay > max_ack_delay)
+    ack_delay = max_ack_delay;
+  adjusted = latest_rtt;
+  /* Never let the ack delay push the sample below what the path can do. */
+  if (latest_rtt >= r->min + ack_delay)
+    adjusted = latest_rtt - ack_delay;
+  r->var = (3 * r->var + absdiff(r->smoothed, adjusted)) / 4;
+  r->smoothed = (7 * r->smoothed + adjusted) / 8;
+}
+
+p2pq_tstamp p2pq_rtt_pto_base(const p2pq_rtt *r) {
+  p2pq_tstamp v = 4 * r->var;
+  return r->smoothed + (v > P2PQ_GRANULARITY ? v : P2PQ_GRANULARITY);
+}
+
+p2pq_tstamp p2pq_rtt_loss_delay(const p2pq_rtt *r) {
+  p2pq_tstamp m = r->smoothed > r->latest ? r->smoothed : r->latest;
+  m = m + m / 8;
+  return m > P2PQ_GRANULARITY ? m : P2PQ_GRANULARITY;
+}
+
+p2pq_tstamp p2pq_rtt_pc_duration(const p2pq_rtt *r, p2pq_tstamp max_ack_delay) {
+  return (p2pq_rtt_pto_base(r) + max_ack_delay) * 3;
+}
