@@ -8,9 +8,9 @@ void p2pq_rtt_init(p2pq_rtt *r, p2pq_tstamp initial_rtt) {
 
 void p2pq_rtt_reset(p2pq_rtt *r) {
   r->latest = 0;
-  r->min = 0;
+  r->min_rtt = 0;
   r->smoothed = r->initial;
-  r->var = r->initial / 2;
+  r->rttvar = r->initial / 2;
   r->first_sample_time = 0;
   r->has_sample = 0;
 }
@@ -24,26 +24,26 @@ void p2pq_rtt_update(p2pq_rtt *r, p2pq_tstamp latest_rtt, p2pq_tstamp ack_delay,
   if (!r->has_sample) {
     r->has_sample = 1;
     r->first_sample_time = now;
-    r->min = latest_rtt;
+    r->min_rtt = latest_rtt;
     r->smoothed = latest_rtt;
-    r->var = latest_rtt / 2;
+    r->rttvar = latest_rtt / 2;
     return;
   }
-  if (latest_rtt < r->min)
-    r->min = latest_rtt;
+  if (latest_rtt < r->min_rtt)
+    r->min_rtt = latest_rtt;
   /* Before confirmation the peer's max_ack_delay may not be known yet. */
   if (handshake_confirmed && ack_delay > max_ack_delay)
     ack_delay = max_ack_delay;
   adjusted = latest_rtt;
   /* Never let the ack delay push the sample below what the path can do. */
-  if (latest_rtt >= r->min + ack_delay)
+  if (latest_rtt >= r->min_rtt + ack_delay)
     adjusted = latest_rtt - ack_delay;
-  r->var = (3 * r->var + absdiff(r->smoothed, adjusted)) / 4;
+  r->rttvar = (3 * r->rttvar + absdiff(r->smoothed, adjusted)) / 4;
   r->smoothed = (7 * r->smoothed + adjusted) / 8;
 }
 
 p2pq_tstamp p2pq_rtt_pto_base(const p2pq_rtt *r) {
-  p2pq_tstamp v = 4 * r->var;
+  p2pq_tstamp v = 4 * r->rttvar;
   return r->smoothed + (v > P2PQ_GRANULARITY ? v : P2PQ_GRANULARITY);
 }
 

@@ -12,9 +12,9 @@
 
 typedef struct p2pq_rtt {
   p2pq_tstamp latest;   /* latest_rtt; 0 before the first sample */
-  p2pq_tstamp min;      /* min_rtt; 0 before the first sample; never ack-delay adjusted */
+  p2pq_tstamp min_rtt;  /* 0 before the first sample; never ack-delay adjusted */
   p2pq_tstamp smoothed; /* smoothed_rtt */
-  p2pq_tstamp var;      /* rttvar */
+  p2pq_tstamp rttvar;
   p2pq_tstamp initial;  /* value smoothed starts from (and returns to on reset) */
   p2pq_tstamp first_sample_time; /* when the first sample was taken (persistent congestion) */
   int has_sample;

@@ -90,20 +90,20 @@ static void test_rtt_first_sample(void **state) {
   (void)state;
   p2pq_rtt_init(&r, 0);
   assert_true(r.smoothed == 333 * MS);
-  assert_true(r.var == 333 * MS / 2);
+  assert_true(r.rttvar == 333 * MS / 2);
   assert_false(r.has_sample);
   /* PTO before any sample: 333 + 4 * 166.5 = 999 ms */
   assert_true(p2pq_rtt_pto_base(&r) == 999 * MS);
   p2pq_rtt_update(&r, 100 * MS, 10 * MS, 25 * MS, 1, 5000);
   /* the first sample ignores ack_delay */
   assert_true(r.latest == 100 * MS);
-  assert_true(r.min == 100 * MS);
+  assert_true(r.min_rtt == 100 * MS);
   assert_true(r.smoothed == 100 * MS);
-  assert_true(r.var == 50 * MS);
+  assert_true(r.rttvar == 50 * MS);
   assert_true(r.first_sample_time == 5000);
   p2pq_rtt_init(&r, 50 * MS);
   assert_true(r.smoothed == 50 * MS);
-  assert_true(r.var == 25 * MS);
+  assert_true(r.rttvar == 25 * MS);
 }
 
 static void test_rtt_ack_delay(void **state) {
@@ -113,15 +113,15 @@ static void test_rtt_ack_delay(void **state) {
   p2pq_rtt_init(&r, 0);
   p2pq_rtt_update(&r, 100 * MS, 0, 25 * MS, 1, 1);
   p2pq_rtt_update(&r, 150 * MS, 30 * MS, 25 * MS, 1, 2);
-  assert_true(r.var == (3 * 50 * MS + 25 * MS) / 4);
+  assert_true(r.rttvar == (3 * 50 * MS + 25 * MS) / 4);
   assert_true(r.smoothed == (7 * 100 * MS + 125 * MS) / 8);
   assert_true(r.latest == 150 * MS);
-  assert_true(r.min == 100 * MS);
+  assert_true(r.min_rtt == 100 * MS);
   /* not confirmed: the full ack_delay counts -> adjusted 120 */
   p2pq_rtt_init(&r, 0);
   p2pq_rtt_update(&r, 100 * MS, 0, 25 * MS, 0, 1);
   p2pq_rtt_update(&r, 150 * MS, 30 * MS, 25 * MS, 0, 2);
-  assert_true(r.var == (3 * 50 * MS + 20 * MS) / 4);
+  assert_true(r.rttvar == (3 * 50 * MS + 20 * MS) / 4);
   assert_true(r.smoothed == (7 * 100 * MS + 120 * MS) / 8);
   /* the delay would take the sample below min_rtt: not subtracted */
   p2pq_rtt_init(&r, 0);
@@ -136,9 +136,9 @@ static void test_rtt_min_unadjusted(void **state) {
   p2pq_rtt_init(&r, 0);
   p2pq_rtt_update(&r, 100 * MS, 0, 25 * MS, 1, 1);
   p2pq_rtt_update(&r, 80 * MS, 10 * MS, 25 * MS, 1, 2);
-  assert_true(r.min == 80 * MS); /* not 70: min_rtt ignores ack delay */
+  assert_true(r.min_rtt == 80 * MS); /* not 70: min_rtt ignores ack delay */
   p2pq_rtt_update(&r, 90 * MS, 0, 25 * MS, 1, 3);
-  assert_true(r.min == 80 * MS);
+  assert_true(r.min_rtt == 80 * MS);
   /* derived durations */
   p2pq_rtt_init(&r, 0);
   p2pq_rtt_update(&r, 100 * MS, 0, 25 * MS, 1, 1);
