@@ -1,15 +1,20 @@
 /* Packet unprotection on arbitrary bytes with fixed keys: header protection
  * removal and AEAD open must never read or write outside the packet. Input:
  * byte 0 picks the key, byte 1 the pn offset, the rest is the packet. As an
- * oracle, the same bytes protected as a payload must open back to themselves. */
+ * oracle, the same bytes protected as a payload must open back to themselves.
+ * The other attacker-supplied inputs of this module ride along: the rest is also
+ * tried as an address-validation token and as a Retry packet. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crypto/initial.h"
 #include "crypto/pp.h"
+#include "crypto/retry.h"
+#include "p2pq/error.h"
 
 static p2pq_pp_key keys[4];
+static p2pq_token_key token_key;
 
 static void setup(void) {
   static const uint8_t dcid[8] = {0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08};
@@ -22,7 +27,8 @@ static void setup(void) {
   for (i = 0; i < sizeof(secret); i++)
     secret[i] = (uint8_t)(i * 29 + 7);
   if (p2pq_pp_key_init(&keys[2], P2PQ_AEAD_CHACHA20_POLY1305, secret, 32) != 0 ||
-      p2pq_pp_key_init(&keys[3], P2PQ_AEAD_AES_256_GCM, secret, 48) != 0)
+      p2pq_pp_key_init(&keys[3], P2PQ_AEAD_AES_256_GCM, secret, 48) != 0 ||
+      p2pq_token_key_init(&token_key, secret) != 0)
     abort();
 }
 
@@ -51,6 +57,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rv >= 0 && (pn_len < 1 || pn_len > 4 || off + pn_len + (size_t)rv + 16 != len))
     abort();
   free(pkt);
+
+  /* As a token (opened into an exact-size buffer) and as a Retry packet. */
+  pkt = malloc(len ? len : 1);
+  if (!pkt)
+    return 0;
+  rv = p2pq_token_open(&token_key, data + 2, len, pkt, len > 28 ? len - 28 : 0);
+  if (rv != P2PQ_ERR_INVALID_TOKEN)
+    abort(); /* forging a token would need the key */
+  free(pkt);
+  (void)p2pq_retry_verify(P2PQ_QUIC_V1, data + 2, data[1] % 21 < len ? data[1] % 21 : 0,
+                          data + 2, len);
 
   /* Oracle: protect the input as the payload of a short-header packet. */
   if (len >= 4 && len <= 1500) {
