@@ -320,6 +320,39 @@ extern const sim_app_ops sim_reflector_ops;
 size_t sim_reflect_encode(const p2pq_addr *a, uint8_t *out, size_t cap);
 int sim_reflect_decode(const uint8_t *p, size_t len, p2pq_addr *a);
 
+/* ---- adapter for sans-I/O endpoints (p2pq_endpoint_* style) ---- */
+/* Thin wrappers around an endpoint's API; the simulator calls send() until it
+ * returns 0 after every input and timer. */
+typedef struct sim_ep_ops {
+  int (*recv)(void *ep, const uint8_t *d, size_t n, const p2pq_addr *local,
+              const p2pq_addr *remote, p2pq_tstamp now);
+  /* Writes one datagram into buf; returns its length, 0 when nothing is left, or
+   * a negative error. local may be left unset (family 0): the host's first
+   * address of the remote's family is used. */
+  int (*send)(void *ep, uint8_t *buf, size_t cap, p2pq_addr *local, p2pq_addr *remote,
+              p2pq_tstamp now);
+  p2pq_tstamp (*next_timeout)(void *ep);
+  void (*on_timeout)(void *ep, p2pq_tstamp now);
+} sim_ep_ops;
+
+#define SIM_EP_BUF 1500
+#define SIM_EP_MAX_BURST 4096 /* datagrams per flush: guards against a stuck sender */
+
+typedef struct sim_ep_app {
+  const sim_ep_ops *ops;
+  void *ep;
+  uint64_t rx, tx;
+  uint64_t errors; /* recv/send errors and datagrams sim_send refused */
+  int last_err;
+} sim_ep_app;
+
+extern const sim_app_ops sim_ep_app_ops;
+void sim_ep_app_init(sim_ep_app *a, const sim_ep_ops *ops, void *ep);
+/* Drains the endpoint's pending datagrams now (call after acting on the endpoint
+ * from outside, e.g. starting a connection) and re-arms its timer. Returns the
+ * number of datagrams sent. */
+int sim_ep_app_flush(sim_ep_app *a, sim_host *h);
+
 /* ---- topology helpers ---- */
 /* Creates a host with address ip linked to `up` (router or NAT inside): adds a
  * /32 (/128) route on up and a default route on the host. */
