@@ -360,7 +360,7 @@ static void test_wrong_pin(void **state) {
   assert_int_equal(c.rc, P2PQ_ERR_PEER_AUTH);
   assert_false(p2pq_tls_is_done(c.t));
   assert_false(p2pq_tls_is_done(s.t));
-  assert_int_not_equal(p2pq_tls_alert(c.t), 0);
+  assert_int_equal(p2pq_tls_alert(c.t), 42); /* bad_certificate */
   /* no application secrets were handed out to the failed client */
   assert_int_equal(c.tx_len[P2PQ_LEVEL_APP], 0);
   /* sticky */
@@ -426,7 +426,7 @@ static void test_rawpk_mutual(void **state) {
   run(&c, &s, bad, sc, NULL, ALPN_C, 2, ALPN_S, 2);
   assert_int_equal(s.rc, P2PQ_ERR_PEER_AUTH);
   assert_false(p2pq_tls_is_done(s.t));
-  assert_int_not_equal(p2pq_tls_alert(s.t), 0);
+  assert_int_equal(p2pq_tls_alert(s.t), 42);
   assert_int_equal(s.tx_len[P2PQ_LEVEL_APP] != 0 && s.rx_len[P2PQ_LEVEL_APP] != 0, 0);
   sides_free(&c, &s);
   p2pq_creds_free(bad);
@@ -435,6 +435,7 @@ static void test_rawpk_mutual(void **state) {
   bad = creds_client(P2PQ_VERIFY_PIN, (const uint8_t(*)[32])sfp, 1, NULL);
   run(&c, &s, bad, sc, NULL, ALPN_C, 2, ALPN_S, 2);
   assert_int_equal(s.rc, P2PQ_ERR_PEER_AUTH);
+  assert_int_equal(p2pq_tls_alert(s.t), 116); /* certificate_required */
   assert_false(p2pq_tls_is_done(s.t));
   sides_free(&c, &s);
   p2pq_creds_free(bad);
@@ -444,6 +445,45 @@ static void test_rawpk_mutual(void **state) {
   pem_free(&sk);
   pem_free(&ck);
   pem_free(&other);
+}
+
+/* X.509 server, raw-public-key client, pins both ways. */
+static void test_mixed_x509_rawpk(void **state) {
+  pem sp, ck;
+  uint8_t sfp[1][32], cfp[1][32], peer[32];
+  p2pq_creds *sc, *cc;
+  p2pq_creds_config cfg = {0};
+  side c, s;
+  (void)state;
+  pem_self_signed(&sp, "server.test");
+  pem_ed25519(&ck);
+  assert_int_equal(p2pq_fingerprint_from_cert_pem(sp.cert, sp.cert_len, sfp[0]), 0);
+  assert_int_equal(p2pq_fingerprint_from_key_pem(ck.key, ck.key_len, cfp[0]), 0);
+  cfg.is_server = 1;
+  cfg.cert_pem = sp.cert;
+  cfg.cert_pem_len = sp.cert_len;
+  cfg.key_pem = sp.key;
+  cfg.key_pem_len = sp.key_len;
+  cfg.verify = P2PQ_VERIFY_PIN;
+  cfg.pins = (const uint8_t(*)[32])cfp;
+  cfg.n_pins = 1;
+  cfg.require_client_auth = 1;
+  assert_int_equal(p2pq_creds_new(&sc, &cfg), 0);
+  cc = creds_rawpk(0, &ck, (const uint8_t(*)[32])sfp, 1, 0);
+  run(&c, &s, cc, sc, "server.test", ALPN_C, 2, ALPN_S, 2);
+  assert_int_equal(c.rc, 0);
+  assert_int_equal(s.rc, 0);
+  assert_true(p2pq_tls_is_done(c.t) && p2pq_tls_is_done(s.t));
+  assert_secrets_match(&c, &s);
+  assert_int_equal(p2pq_tls_peer_fingerprint(c.t, peer), 0);
+  assert_memory_equal(peer, sfp[0], 32);
+  assert_int_equal(p2pq_tls_peer_fingerprint(s.t, peer), 0);
+  assert_memory_equal(peer, cfp[0], 32);
+  sides_free(&c, &s);
+  p2pq_creds_free(cc);
+  p2pq_creds_free(sc);
+  pem_free(&sp);
+  pem_free(&ck);
 }
 
 /* A CA and a "localhost" server certificate it issued, made with GnuTLS. */
@@ -533,7 +573,7 @@ static void test_ca(void **state) {
   run(&c, &s, cc, sc, "example.org", ALPN_C, 2, ALPN_S, 2);
   assert_int_equal(c.rc, P2PQ_ERR_PEER_AUTH);
   assert_false(p2pq_tls_is_done(c.t));
-  assert_int_not_equal(p2pq_tls_alert(c.t), 0);
+  assert_int_equal(p2pq_tls_alert(c.t), 42);
   sides_free(&c, &s);
 
   /* right name, not issued by the CA */
@@ -662,6 +702,106 @@ static void test_missing_params(void **state) {
   gnutls_deinit(g);
   gnutls_certificate_free_credentials(gc);
   p2pq_creds_free(sc);
+  pem_free(&sp);
+}
+
+/* A plain GnuTLS QUIC server that accepts only P-384 key shares, so that our
+ * client (which offers X25519 / P-256 shares) gets a HelloRetryRequest. */
+static int plain_srv_read_cb(gnutls_session_t sess, gnutls_record_encryption_level_t level,
+                             gnutls_handshake_description_t htype, const void *data,
+                             size_t len) {
+  side *s = gnutls_session_get_ptr(sess);
+  p2pq_level l = level == GNUTLS_ENCRYPTION_LEVEL_INITIAL     ? P2PQ_LEVEL_INITIAL
+                 : level == GNUTLS_ENCRYPTION_LEVEL_HANDSHAKE ? P2PQ_LEVEL_HANDSHAKE
+                                                              : P2PQ_LEVEL_APP;
+  return on_crypto_out(s, l, data, len);
+}
+static int plain_srv_secret_cb(gnutls_session_t sess, gnutls_record_encryption_level_t level,
+                               const void *rx, const void *tx, size_t len) {
+  return 0;
+}
+static int plain_ext_recv(gnutls_session_t sess, const unsigned char *data, size_t len) {
+  return on_peer_params(gnutls_session_get_ptr(sess), data, len);
+}
+static int plain_ext_send(gnutls_session_t sess, gnutls_buffer_t buf) {
+  return gnutls_buffer_append_data(buf, SERVER_PARAMS, sizeof(SERVER_PARAMS));
+}
+
+static void test_hello_retry(void **state) {
+  static const gnutls_record_encryption_level_t glevel[] = {
+      GNUTLS_ENCRYPTION_LEVEL_INITIAL, GNUTLS_ENCRYPTION_LEVEL_EARLY,
+      GNUTLS_ENCRYPTION_LEVEL_HANDSHAKE, GNUTLS_ENCRYPTION_LEVEL_APPLICATION};
+  pem sp;
+  p2pq_creds *cc;
+  gnutls_session_t g;
+  gnutls_certificate_credentials_t gc;
+  gnutls_datum_t cd, kd, alpn = {(unsigned char *)"h3", 2};
+  side c, srv;
+  int grv = GNUTLS_E_AGAIN, client_flights = 0;
+  (void)state;
+  pem_self_signed(&sp, "server.test");
+  cd.data = (unsigned char *)sp.cert;
+  cd.size = (unsigned)sp.cert_len;
+  kd.data = (unsigned char *)sp.key;
+  kd.size = (unsigned)sp.key_len;
+  memset(&srv, 0, sizeof(srv));
+  assert_int_equal(gnutls_certificate_allocate_credentials(&gc), 0);
+  assert_int_equal(gnutls_certificate_set_x509_key_mem2(gc, &cd, &kd, GNUTLS_X509_FMT_PEM, NULL,
+                                                        0),
+                   0);
+  assert_int_equal(gnutls_init(&g, GNUTLS_SERVER | GNUTLS_NO_END_OF_EARLY_DATA |
+                                       GNUTLS_NO_TICKETS),
+                   0);
+  assert_int_equal(gnutls_priority_set_direct(g,
+                                              "NORMAL:-VERS-ALL:+VERS-TLS1.3:-GROUP-ALL:"
+                                              "+GROUP-SECP384R1:%DISABLE_TLS13_COMPAT_MODE",
+                                              NULL),
+                   0);
+  assert_int_equal(gnutls_credentials_set(g, GNUTLS_CRD_CERTIFICATE, gc), 0);
+  assert_int_equal(gnutls_alpn_set_protocols(g, &alpn, 1, 0), 0);
+  gnutls_session_set_ptr(g, &srv);
+  gnutls_handshake_set_read_function(g, plain_srv_read_cb);
+  gnutls_handshake_set_secret_function(g, plain_srv_secret_cb);
+  assert_int_equal(gnutls_session_ext_register(g, "qtp", 0x39, GNUTLS_EXT_TLS, plain_ext_recv,
+                                               plain_ext_send, NULL, NULL, NULL,
+                                               GNUTLS_EXT_FLAG_TLS |
+                                                   GNUTLS_EXT_FLAG_CLIENT_HELLO |
+                                                   GNUTLS_EXT_FLAG_EE),
+                   0);
+  assert_int_equal(gnutls_handshake(g), GNUTLS_E_AGAIN);
+
+  cc = creds_client(P2PQ_VERIFY_NONE, NULL, 0, NULL);
+  side_new(&c, cc, ALPN_C, 2, NULL, CLIENT_PARAMS, sizeof(CLIENT_PARAMS));
+  assert_int_equal(p2pq_tls_start(c.t), 0);
+  for (int round = 0; round < 8; round++) {
+    for (int l = 0; l < P2PQ_LEVEL_COUNT; l++) {
+      if (c.qlen[l] == 0)
+        continue;
+      if (l == P2PQ_LEVEL_INITIAL)
+        client_flights++;
+      assert_int_equal(gnutls_handshake_write(g, glevel[l], c.q[l], c.qlen[l]), 0);
+      c.qlen[l] = 0;
+      grv = gnutls_handshake(g);
+      assert_true(grv == 0 || grv == GNUTLS_E_AGAIN);
+    }
+    for (int l = 0; l < P2PQ_LEVEL_COUNT; l++) {
+      if (srv.qlen[l] == 0)
+        continue;
+      assert_int_equal(p2pq_tls_recv(c.t, (p2pq_level)l, srv.q[l], srv.qlen[l]), 0);
+      srv.qlen[l] = 0;
+    }
+  }
+  assert_int_equal(grv, 0);
+  assert_true(p2pq_tls_is_done(c.t));
+  assert_int_equal(client_flights, 2); /* ClientHello, then again after the HRR */
+  assert_int_equal(srv.params_calls, 2); /* in both ClientHellos */
+  assert_memory_equal(srv.params, CLIENT_PARAMS, sizeof(CLIENT_PARAMS));
+  assert_memory_equal(c.params, SERVER_PARAMS, sizeof(SERVER_PARAMS));
+  assert_string_equal(p2pq_tls_alpn(c.t), "h3");
+  p2pq_tls_free(c.t);
+  p2pq_creds_free(cc);
+  gnutls_deinit(g);
+  gnutls_certificate_free_credentials(gc);
   pem_free(&sp);
 }
 
@@ -819,7 +959,9 @@ int main(void) {
       cmocka_unit_test(test_wrong_pin),
       cmocka_unit_test(test_alpn_mismatch),
       cmocka_unit_test(test_rawpk_mutual),
+      cmocka_unit_test(test_mixed_x509_rawpk),
       cmocka_unit_test(test_ca),
+      cmocka_unit_test(test_hello_retry),
       cmocka_unit_test(test_keylog),
       cmocka_unit_test(test_params_rejected_by_callback),
       cmocka_unit_test(test_missing_params),
