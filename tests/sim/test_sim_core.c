@@ -212,11 +212,59 @@ static void test_event_order(void **state) {
   sim_free(s);
 }
 
+typedef struct counts {
+  int deliver, drop, timer, call;
+} counts;
+static void count_ev(void *user, const sim_trace_ev *ev) {
+  counts *c = user;
+  c->deliver += ev->kind == SIM_TR_DELIVER;
+  c->drop += ev->kind == SIM_TR_DROP;
+  c->timer += ev->kind == SIM_TR_TIMER;
+  c->call += ev->kind == SIM_TR_CALL;
+  if (ev->kind == SIM_TR_DROP)
+    assert_int_equal(ev->detail, SIM_DROP_NO_APP);
+}
+static void nop(sim *s, void *arg) {}
+
+static void test_trace(void **state) {
+  sim *s = sim_new(4);
+  sim_router *r = sim_router_new(s, "r");
+  sim_host *a = sim_attach_host(s, &r->node, "a", "198.51.100.1", NULL);
+  sim_host *b = sim_attach_host(s, &r->node, "b", "198.51.100.2", NULL);
+  p2pq_addr from = sim_test_addr("198.51.100.1:1"), to = sim_test_addr("198.51.100.2:2");
+  counts c = {0};
+  char line[256];
+  FILE *f = tmpfile();
+  (void)state;
+  assert_non_null(b);
+  sim_set_trace(s, count_ev, &c);
+  assert_int_equal(sim_send(a, &from, &to, (const uint8_t *)"x", 1), 0);
+  sim_at(s, 5, nop, NULL);
+  sim_run_until_idle(s, 0);
+  /* Router then host saw it; the host has no app. */
+  assert_int_equal(c.deliver, 2);
+  assert_int_equal(c.drop, 1);
+  assert_int_equal(c.call, 1);
+  assert_int_equal(b->node.stats.drop_no_app, 1);
+  assert_int_equal(r->node.stats.forwarded, 1);
+  assert_non_null(f);
+  sim_set_trace(s, sim_trace_print, f);
+  assert_int_equal(sim_send(a, &from, &to, (const uint8_t *)"y", 1), 0);
+  sim_run_until_idle(s, 0);
+  rewind(f);
+  assert_non_null(fgets(line, sizeof(line), f));
+  assert_non_null(strstr(line, "deliver"));
+  assert_non_null(strstr(line, "198.51.100.1:1 -> 198.51.100.2:2"));
+  fclose(f);
+  sim_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rng),           cmocka_unit_test(test_prefix_routes),
       cmocka_unit_test(test_ipv6_and_multi_addr), cmocka_unit_test(test_reflect_codec),
       cmocka_unit_test(test_determinism),   cmocka_unit_test(test_event_order),
+      cmocka_unit_test(test_trace),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
