@@ -74,7 +74,8 @@ int p2pq_natpmp_parse_response(const uint8_t *p, size_t len, p2pq_natpmp_resp *r
 int p2pq_natpmp_build_response(const p2pq_natpmp_resp *r, uint8_t *out, size_t cap,
                                size_t *out_len) {
   p2pq_wr w;
-  if (!r || !out || !out_len || r->op > 2)
+  /* Any opcode in the short error form; a body only for the three known ones. */
+  if (!r || !out || !out_len || r->op >= P2PQ_NATPMP_OP_RESPONSE || (r->has_body && r->op > 2))
     return P2PQ_ERR_INVALID_ARG;
   p2pq_wr_init(&w, out, cap);
   if (p2pq_wr_u8(&w, P2PQ_NATPMP_VERSION) ||

@@ -148,6 +148,8 @@ int p2pq_pcp_parse_response(const uint8_t *p, size_t len, p2pq_pcp_resp *r) {
       return rc;
     p2pq_pcp_addr_from_wire(&r->external, ext, eport);
     r->has_map = 1;
+  } else if (r->opcode != P2PQ_PCP_OP_ANNOUNCE) {
+    return 0; /* PEER or unknown: opcode data of unknown length, options not reachable */
   }
   return parse_options(&rd);
 }
