@@ -78,9 +78,20 @@ int p2pq_sentq_push(p2pq_sentq *q, const p2pq_sentpkt *pkt) {
   return sentq_append(q, pkt, &s);
 }
 
-/* First index whose pn >= pn (len if none). */
+/* First index whose pn >= pn (len if none). Packet numbers rise by at least
+ * one per slot, so the answer is at most pn - (oldest pn): with contiguous
+ * numbers (the usual case) that first guess is exact and no search runs. */
 static size_t lower_bound(const p2pq_sentq *q, uint64_t pn) {
   size_t lo = 0, hi = q->len;
+  uint64_t first;
+  if (hi == 0 || pn <= (first = slot(q, 0)->pn))
+    return 0;
+  if (pn - first < hi) {
+    hi = (size_t)(pn - first);
+    if (slot(q, hi)->pn == pn)
+      return hi;
+    hi++;
+  }
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
     if (slot(q, mid)->pn < pn)
@@ -372,7 +383,8 @@ int p2pq_recovery_on_ack_received(p2pq_recovery *rec, const p2pq_recovery_env *e
     q->largest_acked = ranges[0].largest;
     q->any_acked = 1;
   }
-  for (size_t i = 0; i < nranges; i++)
+  /* Ranges descend: once one lies below the oldest record, the rest do too. */
+  for (size_t i = 0; i < nranges && q->len && ranges[i].largest >= slot(q, 0)->pn; i++)
     ack_range(rec, env, q, &ranges[i], &a);
   if (a.n == 0) {
     sentq_compact(q);
