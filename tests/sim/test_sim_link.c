@@ -292,12 +292,45 @@ static void test_mtu_and_directions(void **state) {
   bench_free(&t);
 }
 
+/* Every impairment at once, random settings: packets are conserved per direction. */
+static void test_conservation(void **state) {
+  (void)state;
+  SIM_FOR_SEEDS(seed, 5000, 30) {
+    sim *r = sim_new(seed); /* draws the configuration */
+    sim_link_cfg c = {0};
+    bench t;
+    c.delay = sim_rand_below(r, 50 * P2PQ_MS);
+    c.jitter = sim_rand_below(r, 10 * P2PQ_MS);
+    c.loss = sim_rand_double(r) * 0.3;
+    c.ge_p_gb = sim_rand_double(r) * 0.05;
+    c.ge_p_bg = 0.1 + sim_rand_double(r) * 0.5;
+    c.ge_loss_bad = 0.5 + sim_rand_double(r) * 0.5;
+    c.reorder = sim_rand_double(r) * 0.2;
+    c.reorder_delay = sim_rand_below(r, 20 * P2PQ_MS);
+    c.duplicate = sim_rand_double(r) * 0.1;
+    c.bandwidth = 500000 + sim_rand_below(r, 10000000);
+    c.queue_limit = 1000 + sim_rand_below(r, 20000);
+    c.mtu = 600 + sim_rand_below(r, 800);
+    size_t size = 12 + sim_rand_below(r, 1400);
+    p2pq_tstamp gap = sim_rand_below(r, 2 * P2PQ_MS);
+    sim_free(r);
+    bench_init(&t, seed, &c, NULL, 3000, gap, size);
+    const sim_link_stats *st = &t.l->dir[0].stats;
+    SIM_ASSERT(seed, st->sent == 3000);
+    SIM_ASSERT(seed, st->delivered + st->drop_loss + st->drop_queue + st->drop_mtu ==
+                         st->sent + st->duplicated);
+    SIM_ASSERT(seed, st->delivered == t.k->n);
+    SIM_ASSERT(seed, size <= c.mtu ? st->drop_mtu == 0 : st->drop_mtu == 3000);
+    bench_free(&t);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_delay_jitter),    cmocka_unit_test(test_loss),
       cmocka_unit_test(test_burst_loss),      cmocka_unit_test(test_duplicate),
       cmocka_unit_test(test_reorder),         cmocka_unit_test(test_bandwidth_queue),
-      cmocka_unit_test(test_mtu_and_directions),
+      cmocka_unit_test(test_mtu_and_directions), cmocka_unit_test(test_conservation),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
