@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,23 @@ static int tls_pin_match(const p2pq_tls *t, const uint8_t fp[32]) {
   return 0;
 }
 
+/* X.509 chain to the trust store, the server's name (client side) and the key
+ * purpose of the peer's role. */
+static int tls_verify_chain(p2pq_tls *t, unsigned *status) {
+  gnutls_typed_vdata_st vd[2];
+  unsigned n = 0;
+  vd[n].type = GNUTLS_DT_KEY_PURPOSE_OID;
+  vd[n].data = (unsigned char *)(uintptr_t)(t->cv.is_server ? GNUTLS_KP_TLS_WWW_CLIENT
+                                                            : GNUTLS_KP_TLS_WWW_SERVER);
+  vd[n++].size = 0;
+  if (!t->cv.is_server) {
+    vd[n].type = GNUTLS_DT_DNS_HOSTNAME;
+    vd[n].data = (unsigned char *)t->sni;
+    vd[n++].size = 0;
+  }
+  return gnutls_certificate_verify_peers(t->s, vd, n, status);
+}
+
 /* Peer identity check; runs when the peer's Certificate has arrived. */
 static int tls_verify_cb(gnutls_session_t s) {
   p2pq_tls *t = gnutls_session_get_ptr(s);
@@ -264,8 +282,7 @@ static int tls_verify_cb(gnutls_session_t s) {
     ok = 1;
     break;
   case P2PQ_VERIFY_CA:
-    ok = gnutls_certificate_verify_peers3(s, t->cv.is_server ? NULL : t->sni, &status) == 0 &&
-         status == 0;
+    ok = tls_verify_chain(t, &status) == 0 && status == 0;
     break;
   case P2PQ_VERIFY_PIN:
     ok = p2pq_tls_peer_fingerprint(t, fp) == 0 && tls_pin_match(t, fp);
@@ -323,6 +340,8 @@ static int tls_set_alpn(p2pq_tls *t, const p2pq_tls_config *cfg) {
 }
 
 static int tls_set_identity(p2pq_tls *t, const p2pq_tls_config *cfg) {
+  if (!t->cv.is_server && t->cv.verify == P2PQ_VERIFY_CA && (!cfg->sni || !*cfg->sni))
+    return P2PQ_ERR_CONFIG; /* a chain without a name to check proves nothing */
   if (gnutls_credentials_set(t->s, GNUTLS_CRD_CERTIFICATE, t->cv.gnutls_cred) < 0)
     return P2PQ_ERR_TLS;
   if (cfg->sni && !t->cv.is_server) {

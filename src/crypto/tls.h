@@ -40,8 +40,9 @@ typedef struct p2pq_tls_config {
   const p2pq_creds *creds;
   const char *const *alpn; size_t n_alpn; /* client: offered in order; server: accepted,
                                              in preference order */
-  const char *sni; /* client: server name (also the name checked in P2PQ_VERIFY_CA);
-                      NULL for none; an IP literal is checked but not sent as SNI */
+  const char *sni; /* client: server name (also the name checked in P2PQ_VERIFY_CA,
+                      where it is required); NULL for none; an IP literal is checked
+                      but not sent as SNI */
   const uint8_t *local_params; size_t local_params_len; /* our encoded transport params */
 } p2pq_tls_config;
 

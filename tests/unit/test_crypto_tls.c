@@ -486,82 +486,110 @@ static void test_mixed_x509_rawpk(void **state) {
   pem_free(&ck);
 }
 
-/* A CA and a "localhost" server certificate it issued, made with GnuTLS. */
-static void make_ca_and_server(char *ca_path, pem *server) {
-  gnutls_x509_privkey_t cak, sk;
-  gnutls_x509_crt_t ca, crt;
-  gnutls_datum_t d;
-  time_t now = time(NULL);
-  FILE *f;
-  int fd;
-  assert_int_equal(gnutls_x509_privkey_init(&cak), 0);
-  assert_int_equal(gnutls_x509_privkey_init(&sk), 0);
-  assert_int_equal(gnutls_x509_privkey_generate(cak, GNUTLS_PK_EDDSA_ED25519, 256, 0), 0);
-  assert_int_equal(gnutls_x509_privkey_generate(sk, GNUTLS_PK_EDDSA_ED25519, 256, 0), 0);
-  assert_int_equal(gnutls_x509_crt_init(&ca), 0);
-  assert_int_equal(gnutls_x509_crt_set_version(ca, 3), 0);
-  assert_int_equal(gnutls_x509_crt_set_key(ca, cak), 0);
-  assert_int_equal(gnutls_x509_crt_set_serial(ca, "\x01", 1), 0);
-  assert_int_equal(gnutls_x509_crt_set_activation_time(ca, now - 3600), 0);
-  assert_int_equal(gnutls_x509_crt_set_expiration_time(ca, now + 3600), 0);
-  assert_int_equal(gnutls_x509_crt_set_dn_by_oid(ca, GNUTLS_OID_X520_COMMON_NAME, 0,
-                                                 "p2pq test CA", 12),
-                   0);
-  assert_int_equal(gnutls_x509_crt_set_basic_constraints(ca, 1, -1), 0);
-  assert_int_equal(gnutls_x509_crt_set_key_usage(ca, GNUTLS_KEY_KEY_CERT_SIGN), 0);
-  assert_int_equal(gnutls_x509_crt_sign2(ca, ca, cak, GNUTLS_DIG_SHA512, 0), 0);
+/* A test CA made with GnuTLS: a self-signed root written to a temp file. */
+typedef struct ca_fixture {
+  gnutls_x509_privkey_t key;
+  gnutls_x509_crt_t crt;
+  char path[64];
+} ca_fixture;
 
-  assert_int_equal(gnutls_x509_crt_init(&crt), 0);
+static void crt_common(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const char *cn,
+                       unsigned char serial) {
+  time_t now = time(NULL);
   assert_int_equal(gnutls_x509_crt_set_version(crt, 3), 0);
-  assert_int_equal(gnutls_x509_crt_set_key(crt, sk), 0);
-  assert_int_equal(gnutls_x509_crt_set_serial(crt, "\x02", 1), 0);
+  assert_int_equal(gnutls_x509_crt_set_key(crt, key), 0);
+  assert_int_equal(gnutls_x509_crt_set_serial(crt, &serial, 1), 0);
   assert_int_equal(gnutls_x509_crt_set_activation_time(crt, now - 3600), 0);
   assert_int_equal(gnutls_x509_crt_set_expiration_time(crt, now + 3600), 0);
   assert_int_equal(
-      gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, "localhost", 9), 0);
-  assert_int_equal(gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, "localhost",
-                                                        9, GNUTLS_FSAN_SET),
-                   0);
-  assert_int_equal(gnutls_x509_crt_set_basic_constraints(crt, 0, -1), 0);
-  assert_int_equal(gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE), 0);
-  assert_int_equal(gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0), 0);
-  assert_int_equal(gnutls_x509_crt_sign2(crt, ca, cak, GNUTLS_DIG_SHA512, 0), 0);
+      gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn, strlen(cn)), 0);
+}
 
-  assert_int_equal(gnutls_x509_crt_export2(ca, GNUTLS_X509_FMT_PEM, &d), 0);
-  strcpy(ca_path, "/tmp/p2pq-test-ca-XXXXXX");
-  fd = mkstemp(ca_path);
+static void ca_make(ca_fixture *ca) {
+  gnutls_datum_t d;
+  FILE *f;
+  int fd;
+  assert_int_equal(gnutls_x509_privkey_init(&ca->key), 0);
+  assert_int_equal(gnutls_x509_privkey_generate(ca->key, GNUTLS_PK_EDDSA_ED25519, 256, 0), 0);
+  assert_int_equal(gnutls_x509_crt_init(&ca->crt), 0);
+  crt_common(ca->crt, ca->key, "p2pq test CA", 1);
+  assert_int_equal(gnutls_x509_crt_set_basic_constraints(ca->crt, 1, -1), 0);
+  assert_int_equal(gnutls_x509_crt_set_key_usage(ca->crt, GNUTLS_KEY_KEY_CERT_SIGN), 0);
+  assert_int_equal(gnutls_x509_crt_sign2(ca->crt, ca->crt, ca->key, GNUTLS_DIG_SHA512, 0), 0);
+  assert_int_equal(gnutls_x509_crt_export2(ca->crt, GNUTLS_X509_FMT_PEM, &d), 0);
+  strcpy(ca->path, "/tmp/p2pq-test-ca-XXXXXX");
+  fd = mkstemp(ca->path);
   assert_true(fd >= 0);
   f = fdopen(fd, "w");
   assert_non_null(f);
   assert_int_equal(fwrite(d.data, 1, d.size, f), d.size);
   fclose(f);
   gnutls_free(d.data);
+}
 
-  assert_int_equal(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &d), 0);
-  server->cert = strndup((char *)d.data, d.size);
-  server->cert_len = d.size;
-  gnutls_free(d.data);
-  assert_int_equal(gnutls_x509_privkey_export2_pkcs8(sk, GNUTLS_X509_FMT_PEM, NULL,
-                                                     GNUTLS_PKCS_PLAIN, &d),
+static void ca_free(ca_fixture *ca) {
+  unlink(ca->path);
+  gnutls_x509_crt_deinit(ca->crt);
+  gnutls_x509_privkey_deinit(ca->key);
+}
+
+/* Issues an end-entity certificate for name (also its DNS SAN) with the given
+ * TLS key purpose. */
+static void ca_issue(ca_fixture *ca, const char *name, const char *purpose, unsigned char serial,
+                     pem *out) {
+  gnutls_x509_privkey_t k;
+  gnutls_x509_crt_t crt;
+  gnutls_datum_t d;
+  assert_int_equal(gnutls_x509_privkey_init(&k), 0);
+  assert_int_equal(gnutls_x509_privkey_generate(k, GNUTLS_PK_EDDSA_ED25519, 256, 0), 0);
+  assert_int_equal(gnutls_x509_crt_init(&crt), 0);
+  crt_common(crt, k, name, serial);
+  assert_int_equal(gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, name,
+                                                        strlen(name), GNUTLS_FSAN_SET),
                    0);
-  server->key = strndup((char *)d.data, d.size);
-  server->key_len = d.size;
+  assert_int_equal(gnutls_x509_crt_set_basic_constraints(crt, 0, -1), 0);
+  assert_int_equal(gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE), 0);
+  assert_int_equal(gnutls_x509_crt_set_key_purpose_oid(crt, purpose, 0), 0);
+  assert_int_equal(gnutls_x509_crt_sign2(crt, ca->crt, ca->key, GNUTLS_DIG_SHA512, 0), 0);
+  assert_int_equal(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &d), 0);
+  out->cert = strndup((char *)d.data, d.size);
+  out->cert_len = d.size;
+  gnutls_free(d.data);
+  assert_int_equal(
+      gnutls_x509_privkey_export2_pkcs8(k, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &d), 0);
+  out->key = strndup((char *)d.data, d.size);
+  out->key_len = d.size;
   gnutls_free(d.data);
   gnutls_x509_crt_deinit(crt);
-  gnutls_x509_crt_deinit(ca);
-  gnutls_x509_privkey_deinit(sk);
-  gnutls_x509_privkey_deinit(cak);
+  gnutls_x509_privkey_deinit(k);
+}
+
+static p2pq_creds *creds_x509(int is_server, const pem *p, p2pq_verify_mode verify,
+                              const char *ca_file, int require_client_auth) {
+  p2pq_creds *c;
+  p2pq_creds_config cfg = {0};
+  cfg.is_server = is_server;
+  cfg.cert_pem = p->cert;
+  cfg.cert_pem_len = p->cert_len;
+  cfg.key_pem = p->key;
+  cfg.key_pem_len = p->key_len;
+  cfg.verify = verify;
+  cfg.ca_file = ca_file;
+  cfg.require_client_auth = require_client_auth;
+  assert_int_equal(p2pq_creds_new(&c, &cfg), 0);
+  return c;
 }
 
 static void test_ca(void **state) {
-  char ca_path[64];
+  ca_fixture ca;
   pem sp, self;
   p2pq_creds *sc, *cc, *sc_self;
   side c, s;
   (void)state;
-  make_ca_and_server(ca_path, &sp);
+  ca_make(&ca);
+  ca_issue(&ca, "localhost", GNUTLS_KP_TLS_WWW_SERVER, 2, &sp);
   sc = creds_x509_server(&sp);
-  cc = creds_client(P2PQ_VERIFY_CA, NULL, 0, ca_path);
+  cc = creds_client(P2PQ_VERIFY_CA, NULL, 0, ca.path);
   run(&c, &s, cc, sc, "localhost", ALPN_C, 2, ALPN_S, 2);
   assert_int_equal(c.rc, 0);
   assert_int_equal(s.rc, 0);
@@ -576,6 +604,15 @@ static void test_ca(void **state) {
   assert_int_equal(p2pq_tls_alert(c.t), 42);
   sides_free(&c, &s);
 
+  /* CA mode needs a name to check */
+  {
+    p2pq_tls *t = NULL;
+    p2pq_tls_config cfg = {cc, ALPN_C, 2, NULL, CLIENT_PARAMS, sizeof(CLIENT_PARAMS)};
+    p2pq_tls_callbacks cb = {&c, on_secret, on_crypto_out, on_peer_params, NULL};
+    assert_int_equal(p2pq_tls_new(&t, &cfg, &cb), P2PQ_ERR_CONFIG);
+    assert_null(t);
+  }
+
   /* right name, not issued by the CA */
   pem_self_signed(&self, "localhost");
   sc_self = creds_x509_server(&self);
@@ -588,7 +625,53 @@ static void test_ca(void **state) {
   p2pq_creds_free(cc);
   p2pq_creds_free(sc);
   pem_free(&sp);
-  unlink(ca_path);
+  ca_free(&ca);
+}
+
+/* A server that requires client certificates issued by its CA. */
+static void test_ca_client_auth(void **state) {
+  ca_fixture ca;
+  pem sp, cp, cp_server_only, self;
+  p2pq_creds *sc, *cc, *bad;
+  side c, s;
+  (void)state;
+  ca_make(&ca);
+  ca_issue(&ca, "localhost", GNUTLS_KP_TLS_WWW_SERVER, 2, &sp);
+  ca_issue(&ca, "client-1", GNUTLS_KP_TLS_WWW_CLIENT, 3, &cp);
+  ca_issue(&ca, "client-2", GNUTLS_KP_TLS_WWW_SERVER, 4, &cp_server_only);
+  sc = creds_x509(1, &sp, P2PQ_VERIFY_CA, ca.path, 1);
+  cc = creds_x509(0, &cp, P2PQ_VERIFY_CA, ca.path, 0);
+  run(&c, &s, cc, sc, "localhost", ALPN_C, 2, ALPN_S, 2);
+  assert_int_equal(c.rc, 0);
+  assert_int_equal(s.rc, 0);
+  assert_true(p2pq_tls_is_done(c.t) && p2pq_tls_is_done(s.t));
+  sides_free(&c, &s);
+
+  /* a CA certificate that is not meant for client authentication */
+  bad = creds_x509(0, &cp_server_only, P2PQ_VERIFY_CA, ca.path, 0);
+  run(&c, &s, bad, sc, "localhost", ALPN_C, 2, ALPN_S, 2);
+  assert_int_equal(s.rc, P2PQ_ERR_PEER_AUTH);
+  assert_int_equal(p2pq_tls_alert(s.t), 42); /* sent, and refused: bad_certificate */
+  sides_free(&c, &s);
+  p2pq_creds_free(bad);
+
+  /* a self-signed client certificate: GnuTLS does not even send it, as the
+   * CertificateRequest names the CA and this certificate is not from it */
+  pem_self_signed(&self, "client-1");
+  bad = creds_x509(0, &self, P2PQ_VERIFY_CA, ca.path, 0);
+  run(&c, &s, bad, sc, "localhost", ALPN_C, 2, ALPN_S, 2);
+  assert_int_equal(s.rc, P2PQ_ERR_PEER_AUTH);
+  assert_int_equal(p2pq_tls_alert(s.t), 116); /* certificate_required */
+  sides_free(&c, &s);
+  p2pq_creds_free(bad);
+
+  pem_free(&self);
+  p2pq_creds_free(cc);
+  p2pq_creds_free(sc);
+  pem_free(&sp);
+  pem_free(&cp);
+  pem_free(&cp_server_only);
+  ca_free(&ca);
 }
 
 static int keylog_find(const side *s, const char *label, const char **rest) {
@@ -961,6 +1044,7 @@ int main(void) {
       cmocka_unit_test(test_rawpk_mutual),
       cmocka_unit_test(test_mixed_x509_rawpk),
       cmocka_unit_test(test_ca),
+      cmocka_unit_test(test_ca_client_auth),
       cmocka_unit_test(test_hello_retry),
       cmocka_unit_test(test_keylog),
       cmocka_unit_test(test_params_rejected_by_callback),
