@@ -3,7 +3,8 @@
  * byte 0 picks the key, byte 1 the pn offset, the rest is the packet. As an
  * oracle, the same bytes protected as a payload must open back to themselves.
  * The other attacker-supplied inputs of this module ride along: the rest is also
- * tried as an address-validation token and as a Retry packet. */
+ * tried as an address-validation token, as a token's plaintext and as a Retry
+ * packet. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rv != P2PQ_ERR_INVALID_TOKEN)
     abort(); /* forging a token would need the key */
   free(pkt);
+  {
+    /* the token plaintext codec: what decodes re-encodes to the same bytes */
+    p2pq_token_info info;
+    uint8_t enc[P2PQ_TOKEN_INFO_MAX];
+    if (p2pq_token_info_decode(data + 2, len, &info) == 0 &&
+        (p2pq_token_info_encode(&info, enc, sizeof(enc)) != (int)len ||
+         memcmp(enc, data + 2, len) != 0))
+      abort();
+  }
   (void)p2pq_retry_verify(P2PQ_QUIC_V1, data + 2, data[1] % 21 < len ? data[1] % 21 : 0,
                           data + 2, len);
 

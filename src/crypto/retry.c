@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "crypto/hkdf.h"
 #include "crypto/initial.h"
 #include "p2pq/error.h"
@@ -143,6 +144,109 @@ int p2pq_token_seal(const p2pq_token_key *k, const uint8_t nonce[12], const uint
 int p2pq_token_open(const p2pq_token_key *k, const uint8_t *in, size_t len, uint8_t *plain,
                     size_t cap) {
   return p2pq_token_open_ad(k, NULL, 0, in, len, plain, cap);
+}
+
+/* Plaintext: kind(1) issued(8) odcid_len(1) odcid rscid_len(1) rscid. */
+int p2pq_token_info_encode(const p2pq_token_info *info, uint8_t *out, size_t cap) {
+  p2pq_wr w;
+  if (!info || !out || info->odcid_len > P2PQ_MAX_CID_LEN || info->rscid_len > P2PQ_MAX_CID_LEN ||
+      (info->kind != P2PQ_TOKEN_RETRY && info->kind != P2PQ_TOKEN_NEW_TOKEN))
+    return P2PQ_ERR_INVALID_ARG;
+  p2pq_wr_init(&w, out, cap);
+  if (p2pq_wr_u8(&w, info->kind) || p2pq_wr_u64(&w, info->issued) ||
+      p2pq_wr_u8(&w, (uint8_t)info->odcid_len) ||
+      p2pq_wr_bytes(&w, info->odcid, info->odcid_len) ||
+      p2pq_wr_u8(&w, (uint8_t)info->rscid_len) || p2pq_wr_bytes(&w, info->rscid, info->rscid_len))
+    return P2PQ_ERR_NOBUF;
+  return (int)(w.p - out);
+}
+
+static int rd_cid(p2pq_rd *r, uint8_t *cid, size_t *len) {
+  uint8_t n;
+  int rv;
+  if ((rv = p2pq_rd_u8(r, &n)))
+    return rv;
+  if (n > P2PQ_MAX_CID_LEN)
+    return P2PQ_ERR_MALFORMED;
+  *len = n;
+  return p2pq_rd_copy(r, cid, n);
+}
+
+int p2pq_token_info_decode(const uint8_t *p, size_t len, p2pq_token_info *info) {
+  p2pq_rd r;
+  uint64_t issued;
+  int rv;
+  if (!info || (len && !p))
+    return P2PQ_ERR_INVALID_ARG;
+  memset(info, 0, sizeof(*info));
+  p2pq_rd_init(&r, p, len);
+  if ((rv = p2pq_rd_u8(&r, &info->kind)) || (rv = p2pq_rd_u64(&r, &issued)) ||
+      (rv = rd_cid(&r, info->odcid, &info->odcid_len)) ||
+      (rv = rd_cid(&r, info->rscid, &info->rscid_len)))
+    return rv;
+  info->issued = issued;
+  if (p2pq_rd_left(&r) != 0 ||
+      (info->kind != P2PQ_TOKEN_RETRY && info->kind != P2PQ_TOKEN_NEW_TOKEN))
+    return P2PQ_ERR_MALFORMED;
+  return 0;
+}
+
+/* Associated data binding a token to the client: kind, family, IP, and the port
+ * for Retry tokens only. */
+static int token_ad(uint8_t kind, const p2pq_addr *a, uint8_t ad[20]) {
+  size_t iplen = p2pq_addr_iplen(a);
+  if (!iplen)
+    return P2PQ_ERR_INVALID_ARG;
+  ad[0] = kind;
+  ad[1] = a->family;
+  memcpy(ad + 2, a->ip, iplen);
+  if (kind != P2PQ_TOKEN_RETRY)
+    return (int)(2 + iplen);
+  ad[2 + iplen] = (uint8_t)(a->port >> 8);
+  ad[3 + iplen] = (uint8_t)a->port;
+  return (int)(4 + iplen);
+}
+
+int p2pq_token_make(const p2pq_token_key *k, const uint8_t nonce[12],
+                    const p2pq_token_info *info, const p2pq_addr *client, uint8_t *out,
+                    size_t cap) {
+  uint8_t plain[P2PQ_TOKEN_INFO_MAX], ad[20];
+  int n, adlen;
+  if (!client || !info)
+    return P2PQ_ERR_INVALID_ARG;
+  if ((n = p2pq_token_info_encode(info, plain, sizeof(plain))) < 0)
+    return n;
+  if ((adlen = token_ad(info->kind, client, ad)) < 0)
+    return adlen;
+  return p2pq_token_seal_ad(k, nonce, ad, (size_t)adlen, plain, (size_t)n, out, cap);
+}
+
+int p2pq_token_check(const p2pq_token_key *k, const uint8_t *in, size_t len,
+                     const p2pq_addr *client, p2pq_tstamp now, p2pq_tstamp lifetime,
+                     p2pq_token_info *info) {
+  uint8_t plain[P2PQ_TOKEN_INFO_MAX], ad[20];
+  uint8_t kind;
+  int n = P2PQ_ERR_INVALID_TOKEN, adlen;
+  if (!client || !info)
+    return P2PQ_ERR_INVALID_ARG;
+  /* The kind is part of the binding; try both rather than trust unsealed bytes. */
+  for (kind = P2PQ_TOKEN_RETRY; kind <= P2PQ_TOKEN_NEW_TOKEN; kind++) {
+    if ((adlen = token_ad(kind, client, ad)) < 0)
+      return adlen;
+    n = p2pq_token_open_ad(k, ad, (size_t)adlen, in, len, plain, sizeof(plain));
+    if (n >= 0)
+      break;
+    if (n != P2PQ_ERR_INVALID_TOKEN)
+      return P2PQ_ERR_INVALID_TOKEN; /* e.g. longer than any token we make */
+  }
+  if (n < 0)
+    return n;
+  if (p2pq_token_info_decode(plain, (size_t)n, info) != 0 || info->kind != kind ||
+      info->issued > now || now - info->issued > lifetime) {
+    gnutls_memset(info, 0, sizeof(*info));
+    return P2PQ_ERR_INVALID_TOKEN;
+  }
+  return 0;
 }
 
 int p2pq_stateless_reset_token(const uint8_t static_key[32], const uint8_t *cid,

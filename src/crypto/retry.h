@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "p2pq/types.h"
+
 #define P2PQ_RETRY_TAG_LEN 16
 #define P2PQ_TOKEN_NONCE_LEN 12
 #define P2PQ_TOKEN_OVERHEAD (12 + 16) /* nonce + AEAD tag */
@@ -50,6 +52,40 @@ int p2pq_token_seal_ad(const p2pq_token_key *k, const uint8_t nonce[12], const u
                        size_t cap);
 int p2pq_token_open_ad(const p2pq_token_key *k, const uint8_t *ad, size_t ad_len,
                        const uint8_t *in, size_t len, uint8_t *plain, size_t cap);
+
+/* Structured address-validation tokens (RFC 9000 section 8.1) on top of the
+ * sealer. A Retry token is bound to the client's IP and port and carries the
+ * connection IDs the server must echo in its transport parameters; a NEW_TOKEN
+ * token is bound to the IP only (the client's port changes between
+ * connections). `issued` and `now` are the caller's clock in ns: use wall-clock
+ * time if tokens must survive a restart. */
+enum { P2PQ_TOKEN_RETRY = 1, P2PQ_TOKEN_NEW_TOKEN = 2 };
+
+typedef struct p2pq_token_info {
+  uint8_t kind;        /* P2PQ_TOKEN_RETRY or P2PQ_TOKEN_NEW_TOKEN */
+  p2pq_tstamp issued;
+  uint8_t odcid[20];   /* Retry: the client's original Destination CID */
+  size_t odcid_len;
+  uint8_t rscid[20];   /* Retry: the Source CID of the Retry packet */
+  size_t rscid_len;
+} p2pq_token_info;
+
+#define P2PQ_TOKEN_INFO_MAX (1 + 8 + 1 + 20 + 1 + 20)
+#define P2PQ_TOKEN_MAX_LEN (P2PQ_TOKEN_INFO_MAX + P2PQ_TOKEN_OVERHEAD)
+
+/* Seals info for client; returns the token length (<= P2PQ_TOKEN_MAX_LEN). */
+int p2pq_token_make(const p2pq_token_key *k, const uint8_t nonce[12],
+                    const p2pq_token_info *info, const p2pq_addr *client, uint8_t *out,
+                    size_t cap);
+/* Opens and checks a token: P2PQ_ERR_INVALID_TOKEN if it does not open for this
+ * client, is malformed, was issued after now or more than lifetime ns before
+ * now. On success fills *info. */
+int p2pq_token_check(const p2pq_token_key *k, const uint8_t *in, size_t len,
+                     const p2pq_addr *client, p2pq_tstamp now, p2pq_tstamp lifetime,
+                     p2pq_token_info *info);
+/* The plaintext codec under the two calls above (exposed for tests and fuzzing). */
+int p2pq_token_info_encode(const p2pq_token_info *info, uint8_t *out, size_t cap);
+int p2pq_token_info_decode(const uint8_t *p, size_t len, p2pq_token_info *info);
 
 /* HMAC-SHA256(static_key, cid) truncated to 16 bytes: the stateless reset token
  * a server can recompute for any of its connection IDs without state. */

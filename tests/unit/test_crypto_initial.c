@@ -349,6 +349,125 @@ static void test_token_ad(void **state) {
   p2pq_token_key_clear(&k);
 }
 
+static void test_token_info_codec(void **state) {
+  p2pq_token_info in, out;
+  uint8_t buf[P2PQ_TOKEN_INFO_MAX + 4];
+  int n, i;
+  (void)state;
+  memset(&in, 0, sizeof(in));
+  in.kind = P2PQ_TOKEN_RETRY;
+  in.issued = 0x0102030405060708ull;
+  in.odcid_len = 20;
+  memset(in.odcid, 0xab, 20);
+  in.rscid_len = 8;
+  memset(in.rscid, 0xcd, 8);
+  n = p2pq_token_info_encode(&in, buf, sizeof(buf));
+  assert_int_equal(n, 1 + 8 + 1 + 20 + 1 + 8);
+  assert_int_equal(p2pq_token_info_decode(buf, (size_t)n, &out), 0);
+  assert_int_equal(out.kind, in.kind);
+  assert_true(out.issued == in.issued);
+  assert_int_equal(out.odcid_len, 20);
+  assert_memory_equal(out.odcid, in.odcid, 20);
+  assert_int_equal(out.rscid_len, 8);
+  assert_memory_equal(out.rscid, in.rscid, 8);
+  /* every truncation, a trailing byte, a CID length of 21, an unknown kind */
+  for (i = 0; i < n; i++)
+    assert_int_equal(p2pq_token_info_decode(buf, (size_t)i, &out), P2PQ_ERR_TRUNCATED);
+  buf[n] = 0;
+  assert_int_equal(p2pq_token_info_decode(buf, (size_t)n + 1, &out), P2PQ_ERR_MALFORMED);
+  buf[9] = 21;
+  assert_int_equal(p2pq_token_info_decode(buf, (size_t)n, &out), P2PQ_ERR_MALFORMED);
+  buf[9] = 20;
+  buf[0] = 3;
+  assert_int_equal(p2pq_token_info_decode(buf, (size_t)n, &out), P2PQ_ERR_MALFORMED);
+  /* encoder limits */
+  assert_int_equal(p2pq_token_info_encode(&in, buf, (size_t)n - 1), P2PQ_ERR_NOBUF);
+  in.odcid_len = 21;
+  assert_int_equal(p2pq_token_info_encode(&in, buf, sizeof(buf)), P2PQ_ERR_INVALID_ARG);
+}
+
+static void test_token_make_check(void **state) {
+  static const uint8_t ip1[4] = {198, 51, 100, 7}, ip2[4] = {198, 51, 100, 8};
+  static const uint8_t ip6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+  p2pq_token_key k, other;
+  p2pq_token_info info, got;
+  p2pq_addr a, a_port, b, c6;
+  uint8_t nonce[12] = {7}, tok[P2PQ_TOKEN_MAX_LEN];
+  const p2pq_tstamp t0 = 1000 * P2PQ_S, life = 10 * P2PQ_S;
+  int n, m;
+  (void)state;
+  token_key(&k, 0x44);
+  token_key(&other, 0x45);
+  p2pq_addr_v4(&a, ip1, 4433);
+  p2pq_addr_v4(&a_port, ip1, 4434);
+  p2pq_addr_v4(&b, ip2, 4433);
+  p2pq_addr_v6(&c6, ip6, 4433);
+
+  memset(&info, 0, sizeof(info));
+  info.kind = P2PQ_TOKEN_RETRY;
+  info.issued = t0;
+  info.odcid_len = 8;
+  unhex(dcid_hex, info.odcid, 8);
+  info.rscid_len = 8;
+  memset(info.rscid, 0x5e, 8);
+  n = p2pq_token_make(&k, nonce, &info, &a, tok, sizeof(tok));
+  assert_int_equal(n, 1 + 8 + 1 + 8 + 1 + 8 + P2PQ_TOKEN_OVERHEAD);
+  assert_true(n <= P2PQ_TOKEN_MAX_LEN);
+  assert_int_equal(p2pq_token_check(&k, tok, (size_t)n, &a, t0 + life, life, &got), 0);
+  assert_int_equal(got.kind, P2PQ_TOKEN_RETRY);
+  assert_true(got.issued == t0);
+  assert_memory_equal(got.odcid, info.odcid, 8);
+  assert_memory_equal(got.rscid, info.rscid, 8);
+  /* expired, from the future, other port / IP / family, other key, tampered */
+  assert_int_equal(p2pq_token_check(&k, tok, (size_t)n, &a, t0 + life + 1, life, &got),
+                   P2PQ_ERR_INVALID_TOKEN);
+  assert_int_equal(p2pq_token_check(&k, tok, (size_t)n, &a, t0 - 1, life, &got),
+                   P2PQ_ERR_INVALID_TOKEN);
+  assert_int_equal(p2pq_token_check(&k, tok, (size_t)n, &a_port, t0, life, &got),
+                   P2PQ_ERR_INVALID_TOKEN);
+  assert_int_equal(p2pq_token_check(&k, tok, (size_t)n, &b, t0, life, &got),
+                   P2PQ_ERR_INVALID_TOKEN);
+  assert_int_equal(p2pq_token_check(&k, tok, (size_t)n, &c6, t0, life, &got),
+                   P2PQ_ERR_INVALID_TOKEN);
+  assert_int_equal(p2pq_token_check(&other, tok, (size_t)n, &a, t0, life, &got),
+                   P2PQ_ERR_INVALID_TOKEN);
+  tok[n - 1] ^= 1;
+  assert_int_equal(p2pq_token_check(&k, tok, (size_t)n, &a, t0, life, &got),
+                   P2PQ_ERR_INVALID_TOKEN);
+  /* the longest token we make opens; one byte more is rejected before opening */
+  {
+    uint8_t big[P2PQ_TOKEN_MAX_LEN + 1] = {0};
+    info.odcid_len = info.rscid_len = 20;
+    assert_int_equal(p2pq_token_make(&k, nonce, &info, &a, big, sizeof(big)), P2PQ_TOKEN_MAX_LEN);
+    assert_int_equal(p2pq_token_check(&k, big, P2PQ_TOKEN_MAX_LEN, &a, t0, life, &got), 0);
+    assert_int_equal(got.rscid_len, 20);
+    assert_int_equal(p2pq_token_check(&k, big, sizeof(big), &a, t0, life, &got),
+                     P2PQ_ERR_INVALID_TOKEN);
+  }
+
+  /* NEW_TOKEN: bound to the IP only */
+  memset(&info, 0, sizeof(info));
+  info.kind = P2PQ_TOKEN_NEW_TOKEN;
+  info.issued = t0;
+  m = p2pq_token_make(&k, nonce, &info, &c6, tok, sizeof(tok));
+  assert_int_equal(m, 11 + P2PQ_TOKEN_OVERHEAD);
+  c6.port = 50000;
+  assert_int_equal(p2pq_token_check(&k, tok, (size_t)m, &c6, t0 + 5, life, &got), 0);
+  assert_int_equal(got.kind, P2PQ_TOKEN_NEW_TOKEN);
+  c6.ip[15] = 2;
+  assert_int_equal(p2pq_token_check(&k, tok, (size_t)m, &c6, t0 + 5, life, &got),
+                   P2PQ_ERR_INVALID_TOKEN);
+  /* bad arguments */
+  info.kind = 9;
+  assert_int_equal(p2pq_token_make(&k, nonce, &info, &a, tok, sizeof(tok)), P2PQ_ERR_INVALID_ARG);
+  info.kind = P2PQ_TOKEN_RETRY;
+  memset(&b, 0, sizeof(b));
+  assert_int_equal(p2pq_token_make(&k, nonce, &info, &b, tok, sizeof(tok)), P2PQ_ERR_INVALID_ARG);
+  assert_int_equal(p2pq_token_make(&k, nonce, &info, &a, tok, 20), P2PQ_ERR_NOBUF);
+  p2pq_token_key_clear(&k);
+  p2pq_token_key_clear(&other);
+}
+
 /* HMAC-SHA256 computed from its definition (RFC 2104) with plain SHA-256. */
 static void hmac_ref(const uint8_t key[32], const uint8_t *m, size_t len, uint8_t out[32]) {
   uint8_t pad[64 + 64], inner[32];
@@ -392,7 +511,8 @@ int main(void) {
       cmocka_unit_test(test_a1_secrets),        cmocka_unit_test(test_initial_bad_args),
       cmocka_unit_test(test_a2_client_initial), cmocka_unit_test(test_a3_server_initial),
       cmocka_unit_test(test_a4_retry),          cmocka_unit_test(test_token_round_trip),
-      cmocka_unit_test(test_token_ad),          cmocka_unit_test(test_stateless_reset_token),
+      cmocka_unit_test(test_token_ad),          cmocka_unit_test(test_token_info_codec),
+      cmocka_unit_test(test_token_make_check),  cmocka_unit_test(test_stateless_reset_token),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
