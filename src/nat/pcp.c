@@ -163,11 +163,9 @@ int p2pq_pcp_parse_request(const uint8_t *p, size_t len, uint8_t *opcode, p2pq_p
   if ((rc = check_len(len)))
     return rc;
   p2pq_rd_init(&rd, p, len);
-  p2pq_rd_u8(&rd, &ver);
-  p2pq_rd_u8(&rd, &op);
-  p2pq_rd_u16(&rd, &rsv);
-  p2pq_rd_u32(&rd, &r->lifetime);
-  p2pq_rd_copy(&rd, ip, 16);
+  if (p2pq_rd_u8(&rd, &ver) || p2pq_rd_u8(&rd, &op) || p2pq_rd_u16(&rd, &rsv) ||
+      p2pq_rd_u32(&rd, &r->lifetime) || p2pq_rd_copy(&rd, ip, 16))
+    return P2PQ_ERR_TRUNCATED;
   if (ver != P2PQ_PCP_VERSION)
     return P2PQ_ERR_UNSUPPORTED;
   if (op & 0x80)

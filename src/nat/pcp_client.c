@@ -202,8 +202,10 @@ static int on_map(p2pq_pcp_client *c, const p2pq_pcp_resp *r, p2pq_tstamp now) {
     return 0; /* duplicate answer */
   epoch_lost(c, r->epoch, now); /* this answer itself re-creates the mapping */
   c->result = r->result;
-  if (r->result != P2PQ_PCP_SUCCESS)
+  if (r->result != P2PQ_PCP_SUCCESS) {
+    c->error_lifetime = r->lifetime; /* RFC 6887 7.2: retry no sooner than this */
     return fail(c, P2PQ_ERR_PORTMAP);
+  }
   if (c->state == P2PQ_PCP_DELETING || r->lifetime == 0) {
     c->state = P2PQ_PCP_DELETED;
     return 0;

@@ -48,6 +48,7 @@ typedef struct p2pq_pcp_client {
   p2pq_addr external;     /* assigned external address and port */
   uint32_t granted;       /* granted lifetime, seconds */
   uint8_t result;         /* last result code from the server */
+  uint32_t error_lifetime; /* on an error result: seconds it is expected to last */
   int last_error;
   int remap;              /* next send is a fresh MAP after a server restart */
   int have_epoch;

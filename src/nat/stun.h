@@ -130,6 +130,13 @@ int p2pq_stun_check_integrity_sha1(const p2pq_stun_msg *m, const uint8_t *key,
 int p2pq_stun_check_integrity_sha256(const p2pq_stun_msg *m, const uint8_t *key,
                                      size_t keylen);
 
+/* Short-term credentials (RFC 8489 9.1.3): when username is not NULL the
+ * message must carry exactly that USERNAME; then the integrity attribute must
+ * verify with password as key. 0, P2PQ_ERR_AUTH, or P2PQ_ERR_NOT_FOUND when
+ * USERNAME or the integrity attribute is missing (a server answers 400). */
+int p2pq_stun_check_short_term(const p2pq_stun_msg *m, const char *username,
+                               const char *password);
+
 /* Long-term credential keys (RFC 8489 9.2.2): MD5 / SHA-256 of
  * "username:realm:password" (strings already through OpaqueString/SASLprep). */
 int p2pq_stun_long_term_key_md5(const char *user, const char *realm, const char *pass,

@@ -269,7 +269,11 @@ static void test_map_renew_epoch_delete(void **state) {
   p2pq_addr other = addr("192.168.1.254:5351"), other_port = addr("192.168.1.1:5350");
   assert_int_equal(p2pq_pcp_client_on_recv(&c, resp, rn, &other, t), P2PQ_ERR_SPOOFED);
   assert_int_equal(p2pq_pcp_client_on_recv(&c, resp, rn, &other_port, t), P2PQ_ERR_SPOOFED);
-  assert_int_equal(c.dropped_spoofed, 4);
+  uint8_t v6ip[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 168, 1, 1};
+  p2pq_addr v6src;
+  p2pq_addr_v6(&v6src, v6ip, 5351); /* same bytes, other family */
+  assert_int_equal(p2pq_pcp_client_on_recv(&c, resp, rn, &v6src, t), P2PQ_ERR_SPOOFED);
+  assert_int_equal(c.dropped_spoofed, 5);
   for (size_t k = 0; k < rn; k++)
     assert_int_equal(p2pq_pcp_client_on_recv(&c, resp, k, &gw, t), P2PQ_ERR_MALFORMED);
   assert_int_equal(c.state, P2PQ_PCP_REQUESTING);
@@ -336,6 +340,7 @@ static void test_errors_and_fallback(void **state) {
   rn = make_resp(resp, P2PQ_PCP_NOT_AUTHORIZED, 60, 1, c.nonce, 4433, "0.0.0.0:0");
   assert_int_equal(p2pq_pcp_client_on_recv(&c, resp, rn, &gw, 1), P2PQ_ERR_PORTMAP);
   assert_int_equal(c.result, P2PQ_PCP_NOT_AUTHORIZED);
+  assert_int_equal(c.error_lifetime, 60);
   assert_string_equal(p2pq_pcp_result_name(c.result), "NOT_AUTHORIZED");
   /* NAT-PMP-only gateway. */
   p2pq_pcp_client_start(&c, 0, out, sizeof(out), &n);

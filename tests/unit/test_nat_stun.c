@@ -114,6 +114,19 @@ static void test_rfc5769_request(void **state) {
   assert_int_equal(p2pq_stun_check_integrity(&m, (const uint8_t *)pw, strlen(pw)), 0);
   assert_int_equal(p2pq_stun_check_integrity(&m, (const uint8_t *)"VOkJxbRl1RmTxUk/WvJxBr", 22),
                    P2PQ_ERR_AUTH);
+  assert_int_equal(p2pq_stun_check_short_term(&m, "evtj:h6vY", pw), 0);
+  assert_int_equal(p2pq_stun_check_short_term(&m, NULL, pw), 0);
+  assert_int_equal(p2pq_stun_check_short_term(&m, "evtj:h6vX", pw), P2PQ_ERR_AUTH);
+  assert_int_equal(p2pq_stun_check_short_term(&m, "evtj:h6v", pw), P2PQ_ERR_AUTH);
+  assert_int_equal(p2pq_stun_check_short_term(&m, "evtj:h6vY", "wrong"), P2PQ_ERR_AUTH);
+  /* The responses carry no USERNAME; a message without integrity has none. */
+  assert_int_equal(p2pq_stun_decode(&m, resp4, sizeof(resp4)), 0);
+  assert_int_equal(p2pq_stun_check_short_term(&m, "evtj:h6vY", pw), P2PQ_ERR_NOT_FOUND);
+  assert_int_equal(p2pq_stun_check_short_term(&m, NULL, pw), 0);
+  static const uint8_t bare[20] = {0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42};
+  assert_int_equal(p2pq_stun_decode(&m, bare, sizeof(bare)), 0);
+  assert_int_equal(p2pq_stun_check_short_term(&m, NULL, pw), P2PQ_ERR_NOT_FOUND);
+  assert_int_equal(p2pq_stun_check_integrity(&m, (const uint8_t *)pw, 3), P2PQ_ERR_NOT_FOUND);
 }
 
 static void test_rfc5769_request_build(void **state) {

@@ -149,12 +149,35 @@ static void test_spoofed_and_malformed(void **state) {
   assert_true(bn > 0);
   assert_int_equal(p2pq_stun_client_on_recv(&c, bad + 64, (size_t)bn, &srv, 1, &mapped),
                    P2PQ_ERR_SPOOFED);
-  assert_int_equal(c.dropped_spoofed, 3);
+  /* Right IP bytes and port, but another family (v4-mapped IPv6 source). */
+  uint8_t v6ip[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 51, 100, 1};
+  p2pq_addr v6src;
+  p2pq_addr_v6(&v6src, v6ip, 3478);
+  assert_int_equal(p2pq_stun_client_on_recv(&c, resp, (size_t)rn, &v6src, 1, &mapped),
+                   P2PQ_ERR_SPOOFED);
+  assert_int_equal(c.dropped_spoofed, 4);
   /* Every truncation of the real response is dropped as malformed. */
   for (int k = 0; k < rn; k++)
     assert_int_equal(p2pq_stun_client_on_recv(&c, resp, (size_t)k, &srv, 1, &mapped),
                      P2PQ_ERR_MALFORMED);
   assert_int_equal(c.dropped_malformed, (uint64_t)rn);
+  /* XOR-MAPPED-ADDRESS with an unknown family (3): malformed, dropped. */
+  {
+    uint8_t fam[64];
+    memcpy(fam, resp, (size_t)rn);
+    assert_int_equal(fam[20 + 5], 1); /* family byte of the first attribute */
+    fam[20 + 5] = 3;
+    uint32_t fp = p2pq_stun_crc32(fam, (size_t)rn - 8) ^ P2PQ_STUN_FP_XOR;
+    fam[rn - 4] = (uint8_t)(fp >> 24);
+    fam[rn - 3] = (uint8_t)(fp >> 16);
+    fam[rn - 2] = (uint8_t)(fp >> 8);
+    fam[rn - 1] = (uint8_t)fp;
+    uint64_t before = c.dropped_malformed;
+    assert_int_equal(p2pq_stun_client_on_recv(&c, fam, (size_t)rn, &srv, 1, &mapped),
+                     P2PQ_ERR_MALFORMED);
+    assert_int_equal(c.dropped_malformed, before + 1);
+    assert_int_equal(c.state, P2PQ_STUN_CLIENT_RUNNING);
+  }
   /* A request echoed back is not a response. */
   assert_int_equal(p2pq_stun_client_on_recv(&c, req, n, &srv, 1, &mapped), P2PQ_ERR_MALFORMED);
   /* A success response without any mapped address fails the transaction. */
