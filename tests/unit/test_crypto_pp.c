@@ -250,6 +250,14 @@ static void test_seal_open_ad(void **state) {
     /* empty payload: just a tag */
     assert_int_equal(p2pq_pp_seal(&k, 1, ad, sizeof(ad), buf, 0), 16);
     assert_int_equal(p2pq_pp_open(&k, 1, ad, sizeof(ad), buf, 16), 0);
+    /* no associated data at all, and the largest packet number */
+    memset(buf, 0x11, 8);
+    assert_int_equal(p2pq_pp_seal(&k, (1ull << 62) - 1, NULL, 0, buf, 8), 24);
+    assert_int_equal(p2pq_pp_open(&k, (1ull << 62) - 1, ad, 1, buf, 24), P2PQ_ERR_DECRYPT);
+    memset(buf, 0x11, 8);
+    assert_int_equal(p2pq_pp_seal(&k, (1ull << 62) - 1, NULL, 0, buf, 8), 24);
+    assert_int_equal(p2pq_pp_open(&k, (1ull << 62) - 1, NULL, 0, buf, 24), 8);
+    assert_int_equal(buf[7], 0x11);
     p2pq_pp_key_clear(&k);
   }
 }
