@@ -267,6 +267,8 @@ uint64_t p2pq_pkt_decode_pn(uint64_t largest_pn, uint64_t truncated, size_t pn_n
 size_t p2pq_pkt_pn_len(uint64_t pn, uint64_t largest_acked) {
   uint64_t unacked = largest_acked == UINT64_MAX ? pn + 1 : pn - largest_acked;
   unsigned bits = 1;
+  if (unacked > (1ull << 31))
+    return 4; /* also catches largest_acked > pn (a caller bug) */
   /* smallest window holding twice the unacknowledged range: 2^bits >= 2*unacked */
   while (bits < 32 && (1ull << bits) < 2 * unacked)
     bits++;

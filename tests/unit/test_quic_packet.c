@@ -384,6 +384,9 @@ static void test_pn_len(void **state) {
   assert_int_equal(p2pq_pkt_pn_len(1000, 872), 1);
   assert_int_equal(p2pq_pkt_pn_len(1000, 871), 2);
   assert_int_equal(p2pq_pkt_pn_len(1ull << 40, 0), 4);
+  assert_int_equal(p2pq_pkt_pn_len(5, 10), 4); /* acked ahead of pn: widest */
+  assert_int_equal(p2pq_pkt_pn_len((1ull << 31) - 1, UINT64_MAX), 4);
+  assert_int_equal(p2pq_pkt_pn_len((1ull << 23) - 1, UINT64_MAX), 3);
   /* the chosen length decodes back for every distance */
   for (uint64_t acked = 0; acked < 3; acked++)
     for (uint64_t pn = acked + 1; pn < acked + 70000; pn += 7) {
