@@ -20,14 +20,23 @@
 
 typedef struct p2pq_cc p2pq_cc;
 
+/* What one ACK frame told the congestion controller. */
+typedef struct p2pq_cc_ack {
+  uint64_t bytes;      /* acked bytes that may grow cwnd (0: none may) */
+  uint64_t largest_pn; /* largest newly acked packet number */
+  uint8_t app;         /* the ACK was for application data (HyStart++ rounds) */
+  uint8_t rtt_sample;  /* the ACK produced a new RTT sample (rtt->latest) */
+} p2pq_cc_ack;
+
 typedef struct p2pq_cc_ops {
   const char *name;
   /* Algorithm state back to start (cwnd/ssthresh already reset). */
   void (*reset)(p2pq_cc *cc);
-  /* A packet goes out; bytes_in_flight is the value before it. */
-  void (*on_sent)(p2pq_cc *cc, uint64_t bytes_in_flight, p2pq_tstamp now);
-  /* acked bytes eligible for growth (see above). */
-  void (*on_ack)(p2pq_cc *cc, uint64_t acked, const p2pq_rtt *rtt, p2pq_tstamp now);
+  /* An in-flight packet goes out; bytes_in_flight is the value before it;
+   * app: application-data space (pn is then meaningful for rounds). */
+  void (*on_sent)(p2pq_cc *cc, uint64_t pn, int app, uint64_t bytes_in_flight, p2pq_tstamp now);
+  /* Called for every ACK that newly acknowledged something. */
+  void (*on_ack)(p2pq_cc *cc, const p2pq_cc_ack *ack, const p2pq_rtt *rtt, p2pq_tstamp now);
   /* A new congestion event (not within the current recovery period). */
   void (*on_congestion)(p2pq_cc *cc, p2pq_tstamp now);
   /* After the window was collapsed to the minimum. */
@@ -38,6 +47,19 @@ typedef struct p2pq_cc_newreno {
   uint64_t bytes_acked; /* congestion-avoidance credit toward the next mds */
 } p2pq_cc_newreno;
 
+/* HyStart++ (RFC 9406) state: leaves slow start on a rise in round-trip
+ * time, through a few rounds of slower "conservative slow start" (CSS). */
+typedef struct p2pq_hystart {
+  uint64_t window_end;        /* the round ends when a pn >= this is acked */
+  p2pq_tstamp last_round_min; /* P2PQ_TSTAMP_MAX: none */
+  p2pq_tstamp cur_round_min;
+  p2pq_tstamp css_baseline;   /* P2PQ_TSTAMP_MAX: not in CSS */
+  uint32_t samples;           /* RTT samples this round */
+  uint32_t css_rounds;
+  uint8_t round_open;
+  uint8_t done;               /* only the first slow start uses it */
+} p2pq_hystart;
+
 typedef struct p2pq_cc_cubic {
   double w_max;       /* window before the last reduction, bytes */
   double k;           /* seconds until W_cubic returns to w_max */
@@ -47,6 +69,7 @@ typedef struct p2pq_cc_cubic {
   p2pq_tstamp epoch_start;
   p2pq_tstamp last_ack;
   int in_epoch;
+  p2pq_hystart hs;
 } p2pq_cc_cubic;
 
 struct p2pq_cc {
@@ -91,12 +114,19 @@ void p2pq_cc_reset(p2pq_cc *cc);
 /* PMTU changed: keeps the window in packets at least at the new minimum. */
 void p2pq_cc_set_mds(p2pq_cc *cc, uint32_t mds);
 
-void p2pq_cc_on_sent(p2pq_cc *cc, uint64_t bytes_in_flight, p2pq_tstamp now);
+void p2pq_cc_on_sent(p2pq_cc *cc, uint64_t pn, int app, uint64_t bytes_in_flight,
+                     p2pq_tstamp now);
+void p2pq_cc_on_ack_info(p2pq_cc *cc, const p2pq_cc_ack *ack, const p2pq_rtt *rtt,
+                         p2pq_tstamp now);
+/* Shorthand: `acked` growth-eligible bytes, no RTT sample. */
 void p2pq_cc_on_ack(p2pq_cc *cc, uint64_t acked, const p2pq_rtt *rtt, p2pq_tstamp now);
 /* OnCongestionEvent: time_sent of the newest lost (or CE-acked) packet.
  * Returns 1 if the window was reduced, 0 if within the recovery period. */
 int p2pq_cc_on_congestion_event(p2pq_cc *cc, p2pq_tstamp time_sent, p2pq_tstamp now);
 void p2pq_cc_on_persistent_congestion(p2pq_cc *cc, p2pq_tstamp now);
+
+/* 1 while CUBIC's HyStart++ is in conservative slow start. */
+int p2pq_cc_cubic_in_css(const p2pq_cc *cc);
 
 /* CUBIC helpers, exposed for tests: W_cubic(t) = C*(t-K)^3 + W_max in bytes
  * (t in seconds since the epoch start), and K in seconds. */

@@ -1,6 +1,7 @@
-/* CUBIC congestion control (RFC 9438) on top of the generic wrappers in
- * cc_newreno.c. Windows are kept in bytes; the cubic function is evaluated in
- * segments of mds as the RFC defines it. */
+/* CUBIC congestion control (RFC 9438) with HyStart++ (RFC 9406) for the
+ * first slow start, on top of the generic wrappers in cc_newreno.c. Windows
+ * are kept in bytes; the cubic function is evaluated in segments of mds as
+ * the RFC defines it. HyStart++ uses L = infinity: we pace. */
 #include <math.h>
 
 #include "quic/cc.h"
@@ -10,7 +11,88 @@
 /* alpha_cubic = 3 (1 - beta) / (1 + beta): Reno-friendly additive increase */
 #define CUBIC_ALPHA (3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA))
 
+/* RFC 9406 constants */
+#define HS_MIN_RTT_THRESH (4 * P2PQ_MS)
+#define HS_MAX_RTT_THRESH (16 * P2PQ_MS)
+#define HS_MIN_RTT_DIVISOR 8
+#define HS_N_RTT_SAMPLE 8
+#define HS_CSS_GROWTH_DIVISOR 4
+#define HS_CSS_ROUNDS 5
+
 static p2pq_cc_cubic *st(p2pq_cc *cc) { return &cc->u.cubic; }
+
+int p2pq_cc_cubic_in_css(const p2pq_cc *cc) {
+  return cc->ops == &p2pq_cc_cubic_ops && cc->u.cubic.hs.css_baseline != P2PQ_TSTAMP_MAX;
+}
+
+/* ---- HyStart++ ---- */
+
+static void hs_reset(p2pq_hystart *h) {
+  h->window_end = 0;
+  h->last_round_min = P2PQ_TSTAMP_MAX;
+  h->cur_round_min = P2PQ_TSTAMP_MAX;
+  h->css_baseline = P2PQ_TSTAMP_MAX;
+  h->samples = 0;
+  h->css_rounds = 0;
+  h->round_open = 0;
+  h->done = 0;
+}
+
+static void hs_on_sent(p2pq_hystart *h, uint64_t pn) {
+  if (h->done || h->round_open)
+    return;
+  /* a new round: it ends when this packet (SND.NXT) is acknowledged */
+  h->round_open = 1;
+  h->window_end = pn;
+  h->last_round_min = h->cur_round_min;
+  h->cur_round_min = P2PQ_TSTAMP_MAX;
+  h->samples = 0;
+}
+
+static void hs_exit(p2pq_cc *cc) {
+  cc->ssthresh = cc->cwnd;
+  st(cc)->hs.css_baseline = P2PQ_TSTAMP_MAX;
+  st(cc)->hs.done = 1;
+}
+
+/* Per ACK in slow start; returns the divisor for this ACK's window increase,
+ * which follows the phase the ACK arrived in (RFC 9406 4.2). */
+static uint64_t hs_on_ack(p2pq_cc *cc, const p2pq_cc_ack *a, const p2pq_rtt *rtt) {
+  p2pq_hystart *h = &st(cc)->hs;
+  int in_css = h->css_baseline != P2PQ_TSTAMP_MAX;
+  uint64_t div = in_css ? HS_CSS_GROWTH_DIVISOR : 1;
+  if (h->done || !a->app)
+    return 1;
+  if (a->rtt_sample) {
+    if (rtt->latest < h->cur_round_min)
+      h->cur_round_min = rtt->latest;
+    h->samples++;
+  }
+  if (h->samples >= HS_N_RTT_SAMPLE && h->cur_round_min != P2PQ_TSTAMP_MAX) {
+    if (!in_css && h->last_round_min != P2PQ_TSTAMP_MAX) {
+      p2pq_tstamp thresh = h->last_round_min / HS_MIN_RTT_DIVISOR;
+      if (thresh < HS_MIN_RTT_THRESH)
+        thresh = HS_MIN_RTT_THRESH;
+      if (thresh > HS_MAX_RTT_THRESH)
+        thresh = HS_MAX_RTT_THRESH;
+      if (h->cur_round_min >= h->last_round_min + thresh) {
+        h->css_baseline = h->cur_round_min;
+        h->css_rounds = 0;
+        in_css = 1;
+      }
+    } else if (in_css && h->cur_round_min < h->css_baseline) {
+      /* the delay rise was a false alarm (jitter): back to slow start */
+      h->css_baseline = P2PQ_TSTAMP_MAX;
+      in_css = 0;
+    }
+  }
+  if (h->round_open && a->largest_pn >= h->window_end) {
+    h->round_open = 0;
+    if (in_css && ++h->css_rounds >= HS_CSS_ROUNDS)
+      hs_exit(cc);
+  }
+  return div;
+}
 
 double p2pq_cc_cubic_k(const p2pq_cc *cc) { return cc->u.cubic.k; }
 
@@ -34,12 +116,16 @@ static void cubic_reset(p2pq_cc *cc) {
   s->epoch_start = 0;
   s->last_ack = 0;
   s->in_epoch = 0;
+  hs_reset(&s->hs);
 }
 
 /* Idle time must not count toward t (RFC 9438 5.8): slide the epoch when
  * sending resumes after everything was acknowledged. */
-static void cubic_on_sent(p2pq_cc *cc, uint64_t bytes_in_flight, p2pq_tstamp now) {
+static void cubic_on_sent(p2pq_cc *cc, uint64_t pn, int app, uint64_t bytes_in_flight,
+                          p2pq_tstamp now) {
   p2pq_cc_cubic *s = st(cc);
+  if (app && p2pq_cc_in_slow_start(cc))
+    hs_on_sent(&s->hs, pn);
   if (bytes_in_flight == 0 && s->in_epoch && now > s->last_ack)
     s->epoch_start += now - s->last_ack;
 }
@@ -56,14 +142,18 @@ static void start_epoch(p2pq_cc *cc, p2pq_tstamp now) {
   s->credit = 0;
 }
 
-static void cubic_on_ack(p2pq_cc *cc, uint64_t acked, const p2pq_rtt *rtt, p2pq_tstamp now) {
+static void cubic_on_ack(p2pq_cc *cc, const p2pq_cc_ack *a, const p2pq_rtt *rtt,
+                         p2pq_tstamp now) {
   p2pq_cc_cubic *s = st(cc);
+  uint64_t acked = a->bytes;
   double cwnd, t, alpha, target, wc;
   s->last_ack = now;
   if (p2pq_cc_in_slow_start(cc)) {
-    cc->cwnd += acked;
+    cc->cwnd += acked / hs_on_ack(cc, a, rtt);
     return;
   }
+  if (acked == 0)
+    return;
   if (!s->in_epoch)
     start_epoch(cc, now);
   cwnd = (double)cc->cwnd;
@@ -107,6 +197,8 @@ static void cubic_on_congestion(p2pq_cc *cc, p2pq_tstamp now) {
   cc->cwnd = cc->ssthresh;
   s->in_epoch = 0;
   s->credit = 0;
+  s->hs.done = 1; /* a congestion signal ends HyStart++ for good */
+  s->hs.css_baseline = P2PQ_TSTAMP_MAX;
   compute_k(cc);
 }
 

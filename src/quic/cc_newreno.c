@@ -39,14 +39,21 @@ void p2pq_cc_set_mds(p2pq_cc *cc, uint32_t mds) {
     cc->cwnd = p2pq_cc_min_window(mds);
 }
 
-void p2pq_cc_on_sent(p2pq_cc *cc, uint64_t bytes_in_flight, p2pq_tstamp now) {
+void p2pq_cc_on_sent(p2pq_cc *cc, uint64_t pn, int app, uint64_t bytes_in_flight,
+                     p2pq_tstamp now) {
   if (cc->ops->on_sent)
-    cc->ops->on_sent(cc, bytes_in_flight, now);
+    cc->ops->on_sent(cc, pn, app, bytes_in_flight, now);
+}
+
+void p2pq_cc_on_ack_info(p2pq_cc *cc, const p2pq_cc_ack *ack, const p2pq_rtt *rtt,
+                         p2pq_tstamp now) {
+  cc->ops->on_ack(cc, ack, rtt, now);
 }
 
 void p2pq_cc_on_ack(p2pq_cc *cc, uint64_t acked, const p2pq_rtt *rtt, p2pq_tstamp now) {
+  p2pq_cc_ack a = {.bytes = acked};
   if (acked)
-    cc->ops->on_ack(cc, acked, rtt, now);
+    cc->ops->on_ack(cc, &a, rtt, now);
 }
 
 int p2pq_cc_on_congestion_event(p2pq_cc *cc, p2pq_tstamp time_sent, p2pq_tstamp now) {
@@ -73,7 +80,8 @@ void p2pq_cc_on_persistent_congestion(p2pq_cc *cc, p2pq_tstamp now) {
 
 static void reno_reset(p2pq_cc *cc) { cc->u.reno.bytes_acked = 0; }
 
-static void reno_on_ack(p2pq_cc *cc, uint64_t acked, const p2pq_rtt *rtt, p2pq_tstamp now) {
+static void reno_on_ack(p2pq_cc *cc, const p2pq_cc_ack *a, const p2pq_rtt *rtt, p2pq_tstamp now) {
+  uint64_t acked = a->bytes;
   if (p2pq_cc_in_slow_start(cc)) {
     cc->cwnd += acked;
     return;

@@ -244,7 +244,7 @@ int p2pq_recovery_on_packet_sent(p2pq_recovery *rec, const p2pq_recovery_env *en
   rec->bytes_in_flight += s->size;
   if (rec->bytes_in_flight > rec->peak_in_flight)
     rec->peak_in_flight = rec->bytes_in_flight;
-  p2pq_cc_on_sent(&rec->cc, before, s->time_sent);
+  p2pq_cc_on_sent(&rec->cc, s->pn, s->space == P2PQ_PNS_APP, before, s->time_sent);
   p2pq_pacer_on_sent(&rec->pacer, rec->cc.cwnd, rec->rtt.smoothed, s->size, s->time_sent);
   rec->arm_time = s->time_sent;
   return 0;
@@ -374,7 +374,8 @@ int p2pq_recovery_on_ack_received(p2pq_recovery *rec, const p2pq_recovery_env *e
                                   const p2pq_recovery_ecn *ecn, p2pq_tstamp now) {
   p2pq_sentq *q;
   acked_sum a = {0};
-  int rc, cut = 0;
+  p2pq_cc_ack info;
+  int rc, cut = 0, sampled = 0;
   if (space >= P2PQ_PNS_COUNT || !(q = env->spaces[space]))
     return P2PQ_ERR_INVALID_ARG;
   if ((rc = check_ranges(q, ranges, nranges)) < 0)
@@ -390,9 +391,11 @@ int p2pq_recovery_on_ack_received(p2pq_recovery *rec, const p2pq_recovery_env *e
     sentq_compact(q);
     return 0;
   }
-  if (a.largest_pn == ranges[0].largest && a.ack_eliciting && now >= a.largest_time)
+  if (a.largest_pn == ranges[0].largest && a.ack_eliciting && now >= a.largest_time) {
+    sampled = 1;
     p2pq_rtt_update(&rec->rtt, now - a.largest_time, space == P2PQ_PNS_INITIAL ? 0 : ack_delay,
                     env->max_ack_delay, env->handshake_confirmed, now);
+  }
   /* A rise in the CE count is a congestion signal (RFC 9002 7.1). */
   if (ecn && ecn->ce > q->ecn_ce) {
     q->ecn_ce = ecn->ce;
@@ -401,8 +404,11 @@ int p2pq_recovery_on_ack_received(p2pq_recovery *rec, const p2pq_recovery_env *e
   cut |= detect_lost(rec, env, q, now);
   /* A window cut starts a recovery period that covers every packet acked
    * here, so none of them may grow the window. */
-  if (!cut && cwnd_limited(rec))
-    p2pq_cc_on_ack(&rec->cc, a.growth, &rec->rtt, now);
+  info.bytes = !cut && cwnd_limited(rec) ? a.growth : 0;
+  info.largest_pn = a.largest_pn;
+  info.app = space == P2PQ_PNS_APP;
+  info.rtt_sample = (uint8_t)sampled;
+  p2pq_cc_on_ack_info(&rec->cc, &info, &rec->rtt, now);
   rec->peak_in_flight = rec->bytes_in_flight;
   if (env->peer_validated)
     rec->pto_count = 0;

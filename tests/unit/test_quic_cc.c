@@ -242,6 +242,81 @@ static void test_cubic_slow_start(void **state) {
   p2pq_cc_clear(&cc);
 }
 
+/* One slow-start round for HyStart++: send `n` packets, then ACK them one by
+ * one with RTT samples of `rtt_ms`. Returns the window growth. */
+static uint64_t hs_round(p2pq_cc *cc, uint64_t *pn, int n, unsigned rtt_ms, p2pq_tstamp *now) {
+  p2pq_rtt rtt;
+  uint64_t first = *pn, before = cc->cwnd;
+  p2pq_rtt_init(&rtt, 0);
+  for (int i = 0; i < n; i++)
+    p2pq_cc_on_sent(cc, (*pn)++, 1, 0, *now);
+  *now += rtt_ms * P2PQ_MS;
+  rtt.latest = rtt_ms * P2PQ_MS;
+  for (int i = 0; i < n; i++) {
+    p2pq_cc_ack a = {.bytes = MDS, .largest_pn = first + (uint64_t)i, .app = 1, .rtt_sample = 1};
+    p2pq_cc_on_ack_info(cc, &a, &rtt, *now);
+  }
+  return cc->cwnd - before;
+}
+
+static void test_hystart_css_and_exit(void **state) {
+  p2pq_cc cc;
+  uint64_t pn = 0;
+  p2pq_tstamp now = P2PQ_S;
+  (void)state;
+  assert_int_equal(p2pq_cc_init(&cc, "cubic", MDS), 0);
+  /* rounds at 100 ms: plain slow start, +1 mds per acked packet */
+  assert_int_equal(hs_round(&cc, &pn, 10, 100, &now), 10 * MDS);
+  assert_int_equal(hs_round(&cc, &pn, 10, 100, &now), 10 * MDS);
+  /* +12 ms is below the threshold max(4, min(100 / 8, 16)) = 12.5 ms */
+  assert_int_equal(hs_round(&cc, &pn, 10, 112, &now), 10 * MDS);
+  assert_false(p2pq_cc_cubic_in_css(&cc));
+  /* +14 ms over the last round's 112: CSS starts with the 8th sample, so 8
+   * ACKs grow by mds and the last 2 by mds / 4 */
+  assert_int_equal(hs_round(&cc, &pn, 10, 126, &now), 8 * MDS + 2 * (MDS / 4));
+  assert_true(p2pq_cc_cubic_in_css(&cc));
+  assert_true(p2pq_cc_in_slow_start(&cc));
+  /* CSS rounds grow a quarter as fast */
+  for (int r = 0; r < 4; r++) {
+    assert_int_equal(hs_round(&cc, &pn, 8, 126, &now), 8 * (MDS / 4));
+    assert_true(p2pq_cc_in_slow_start(&cc));
+  }
+  /* the fifth CSS round ends slow start: ssthresh = cwnd */
+  hs_round(&cc, &pn, 8, 126, &now);
+  assert_false(p2pq_cc_cubic_in_css(&cc));
+  assert_false(p2pq_cc_in_slow_start(&cc));
+  assert_true(cc.ssthresh <= cc.cwnd);
+  p2pq_cc_clear(&cc);
+}
+
+static void test_hystart_css_false_alarm(void **state) {
+  p2pq_cc cc;
+  uint64_t pn = 0;
+  p2pq_tstamp now = P2PQ_S;
+  (void)state;
+  assert_int_equal(p2pq_cc_init(&cc, "cubic", MDS), 0);
+  hs_round(&cc, &pn, 10, 50, &now);
+  hs_round(&cc, &pn, 10, 60, &now); /* thresh 6.25 ms: 60 >= 56.25 */
+  assert_true(p2pq_cc_cubic_in_css(&cc));
+  /* the RTT falls back below the CSS baseline: slow start resumes */
+  assert_int_equal(hs_round(&cc, &pn, 10, 50, &now), 8 * (MDS / 4) + 2 * MDS);
+  assert_int_equal(hs_round(&cc, &pn, 10, 50, &now), 10 * MDS);
+  assert_false(p2pq_cc_cubic_in_css(&cc));
+  assert_true(p2pq_cc_in_slow_start(&cc));
+  /* a loss ends HyStart++ for good: later delay rises change nothing */
+  p2pq_cc_on_congestion_event(&cc, now - 1, now);
+  cc.ssthresh = UINT64_MAX; /* pretend a slow start again */
+  hs_round(&cc, &pn, 10, 50, &now);
+  assert_int_equal(hs_round(&cc, &pn, 10, 90, &now), 10 * MDS);
+  assert_false(p2pq_cc_cubic_in_css(&cc));
+  /* newreno has no HyStart++ */
+  assert_int_equal(p2pq_cc_init(&cc, "newreno", MDS), 0);
+  hs_round(&cc, &pn, 10, 50, &now);
+  assert_int_equal(hs_round(&cc, &pn, 10, 90, &now), 10 * MDS);
+  assert_false(p2pq_cc_cubic_in_css(&cc));
+  p2pq_cc_clear(&cc);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_windows),
@@ -253,6 +328,8 @@ int main(void) {
       cmocka_unit_test(test_cubic_growth_follows_curve),
       cmocka_unit_test(test_cubic_reno_friendly),
       cmocka_unit_test(test_cubic_slow_start),
+      cmocka_unit_test(test_hystart_css_and_exit),
+      cmocka_unit_test(test_hystart_css_false_alarm),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
