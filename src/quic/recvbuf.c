@@ -170,7 +170,7 @@ static int check_final(const p2pq_recvbuf *rb, uint64_t end) {
 int p2pq_recvbuf_insert(p2pq_recvbuf *rb, uint64_t off, const uint8_t *data, size_t len,
                         int fin) {
   uint64_t end, pos;
-  int rc;
+  int rc, in_order;
   if (off > P2PQ_VARINT_MAX || len > P2PQ_VARINT_MAX - off)
     return P2PQ_ERR_FLOW_CONTROL;
   end = off + len;
@@ -181,20 +181,29 @@ int p2pq_recvbuf_insert(p2pq_recvbuf *rb, uint64_t off, const uint8_t *data, siz
   if (end > rb->limit)
     return P2PQ_ERR_FLOW_CONTROL;
   pos = off > rb->contig ? off : rb->contig; /* below contig: a duplicate */
+  /* fast path for in-order data: nothing at or past pos arrived yet, and bits
+   * below contig are never looked at, so copy without touching the bitmap */
+  in_order = pos < end && pos == rb->contig && pos >= rb->max_off;
   while (pos < end) {
     uint64_t idx = pos >> P2PQ_RECVBUF_CHUNK_SHIFT, base = idx << P2PQ_RECVBUF_CHUNK_SHIFT;
     uint64_t cend = end - base < P2PQ_RECVBUF_CHUNK ? end : base + P2PQ_RECVBUF_CHUNK;
     chunk *c;
     if ((rc = ensure_chunk(rb, idx, &c)))
       return rc;
-    copy_new(c, (size_t)(pos - base), (size_t)(cend - base), data + (pos - off));
+    if (in_order)
+      memcpy(c->data + (pos - base), data + (pos - off), (size_t)(cend - pos));
+    else
+      copy_new(c, (size_t)(pos - base), (size_t)(cend - base), data + (pos - off));
     pos = cend;
   }
   if (fin)
     rb->final_size = end;
   if (end > rb->max_off)
     rb->max_off = end;
-  advance_contig(rb);
+  if (in_order)
+    rb->contig = end;
+  else
+    advance_contig(rb);
   return 0;
 }
 

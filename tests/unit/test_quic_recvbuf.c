@@ -118,6 +118,12 @@ static void test_keep_first_copy(void **state) {
   /* data below the read offset is ignored */
   assert_int_equal(p2pq_recvbuf_insert(&rb, 0, a, 20, 0), 0);
   assert_int_equal(p2pq_recvbuf_readable(&rb), 0);
+  /* an old duplicate while everything received was in order (found by fuzzing) */
+  assert_int_equal(p2pq_recvbuf_insert(&rb, 20, b, 10, 0), 0);
+  assert_int_equal(p2pq_recvbuf_insert(&rb, 22, a, 3, 0), 0);
+  assert_true(rb.contig == 30 && rb.max_off == 30);
+  assert_int_equal(p2pq_recvbuf_read(&rb, out, sizeof(out)), 10);
+  assert_memory_equal(out, "bbbbbbbbbb", 10);
   p2pq_recvbuf_clear(&rb);
 }
 
