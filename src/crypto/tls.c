@@ -34,6 +34,7 @@ typedef struct tls_framer {
   uint32_t body_left; /* length while in the header, then body bytes to come */
 } tls_framer;
 
+#define TLS_HS_NEW_SESSION_TICKET 4
 #define TLS_HS_END_OF_EARLY_DATA 5
 #define TLS_HS_KEY_UPDATE 24
 #define TLS_ALERT_UNEXPECTED_MESSAGE 10
@@ -556,10 +557,13 @@ static int tls_feed(p2pq_tls *t, p2pq_level level, const uint8_t *data, size_t l
     rv = tls_frame_next(f, data, len, &used, &complete);
     if (rv < 0) /* CRYPTO_BUFFER_EXCEEDED, a transport error */
       return tls_fail_own(t, rv, 0);
-    /* QUIC has its own key update and no EndOfEarlyData (RFC 9001 sec. 6, 8.3) */
-    if (f->type == TLS_HS_KEY_UPDATE || f->type == TLS_HS_END_OF_EARLY_DATA)
+    /* QUIC has its own key update and no EndOfEarlyData (RFC 9001 sec. 6, 8.3);
+     * after the handshake only session tickets may come (no post-handshake
+     * client auth, sec. 4.4), and without resumption we drop them unread. */
+    if (f->type == TLS_HS_KEY_UPDATE || f->type == TLS_HS_END_OF_EARLY_DATA ||
+        (t->done && f->type != TLS_HS_NEW_SESSION_TICKET))
       return tls_fail_own(t, P2PQ_ERR_TLS_ALERT, TLS_ALERT_UNEXPECTED_MESSAGE);
-    grv = tls_write(t, level, f, held, data, used);
+    grv = t->done ? 0 : tls_write(t, level, f, held, data, used);
     if (grv < 0)
       return tls_fail(t, grv);
     if (t->err) /* a callback failed inside post-handshake processing */

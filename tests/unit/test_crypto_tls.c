@@ -299,6 +299,9 @@ static void test_fragmented(void **state) {
 /* After the handshake: TLS KeyUpdate is forbidden in QUIC (RFC 9001 sec. 6). */
 static void test_post_handshake(void **state) {
   static const uint8_t key_update[] = {24, 0, 0, 1, 0};
+  static const uint8_t ticket[] = {4,    0, 0, 16, 0, 0, 0x0e, 0x10, 1, 2, 3, 4, 1,
+                                   0x42, 0, 2, 0xaa, 0xbb, 0, 0};
+  static const uint8_t cert_req[] = {13, 0, 0, 4, 0, 0, 0, 0};
   pem sp;
   p2pq_creds *sc, *cc;
   side c, s;
@@ -311,12 +314,25 @@ static void test_post_handshake(void **state) {
   /* the server sends nothing after its flight (no session tickets) */
   for (int l = 0; l < P2PQ_LEVEL_COUNT; l++)
     assert_int_equal(s.qlen[l] + c.qlen[l], 0);
-  /* handshake-level data after the handshake is at the wrong level */
-  assert_int_equal(p2pq_tls_recv(s.t, P2PQ_LEVEL_HANDSHAKE, key_update, sizeof(key_update)),
-                   P2PQ_ERR_PROTOCOL);
+  /* session tickets are dropped (no resumption), in any fragmentation */
+  for (size_t i = 0; i < sizeof(ticket); i++)
+    assert_int_equal(p2pq_tls_recv(c.t, P2PQ_LEVEL_APP, ticket + i, 1), 0);
+  assert_int_equal(p2pq_tls_recv(c.t, P2PQ_LEVEL_APP, ticket, sizeof(ticket)), 0);
+  assert_true(p2pq_tls_is_done(c.t));
   assert_int_equal(p2pq_tls_recv(c.t, P2PQ_LEVEL_APP, key_update, sizeof(key_update)),
                    P2PQ_ERR_TLS_ALERT);
   assert_int_equal(p2pq_tls_alert(c.t), 10);
+  assert_false(p2pq_tls_is_done(c.t));
+  /* post-handshake client authentication is not allowed in QUIC either */
+  assert_int_equal(p2pq_tls_recv(s.t, P2PQ_LEVEL_APP, cert_req, sizeof(cert_req)),
+                   P2PQ_ERR_TLS_ALERT);
+  assert_int_equal(p2pq_tls_alert(s.t), 10);
+  sides_free(&c, &s);
+  /* handshake-level data after the handshake is at the wrong level */
+  run(&c, &s, cc, sc, NULL, ALPN_C, 2, ALPN_S, 2);
+  assert_true(p2pq_tls_is_done(s.t));
+  assert_int_equal(p2pq_tls_recv(s.t, P2PQ_LEVEL_HANDSHAKE, ticket, sizeof(ticket)),
+                   P2PQ_ERR_PROTOCOL);
   sides_free(&c, &s);
   p2pq_creds_free(cc);
   p2pq_creds_free(sc);
