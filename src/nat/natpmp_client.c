@@ -168,6 +168,12 @@ static void mapped(p2pq_natpmp_client *c, const p2pq_natpmp_resp *r, p2pq_tstamp
 }
 
 static int on_answer(p2pq_natpmp_client *c, const p2pq_natpmp_resp *r, p2pq_tstamp now) {
+  if (c->state == P2PQ_NATPMP_DONE && r->result == P2PQ_NATPMP_SUCCESS && r->has_body) {
+    /* 3.2.1: the gateway announces a new public address (or repeats it). */
+    epoch_lost(c, r->epoch, now);
+    memcpy(c->external_ip, r->external_ip, 4);
+    return 0;
+  }
   if (!waiting(c))
     return 0; /* duplicate */
   epoch_lost(c, r->epoch, now);

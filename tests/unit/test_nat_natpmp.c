@@ -226,6 +226,13 @@ static void test_address_query_and_errors(void **state) {
   assert_int_equal(p2pq_natpmp_client_on_recv(&c, resp, rn, &gw, 2), 0);
   assert_int_equal(c.state, P2PQ_NATPMP_DONE);
   assert_memory_equal(c.external_ip, ((uint8_t[]){198, 51, 100, 4}), 4);
+  /* The gateway later announces a new public address. */
+  a.epoch = 90;
+  a.external_ip[3] = 5;
+  p2pq_natpmp_build_response(&a, resp, sizeof(resp), &rn);
+  assert_int_equal(p2pq_natpmp_client_on_recv(&c, resp, rn, &gw, 15 * P2PQ_S), 0);
+  assert_memory_equal(c.external_ip, ((uint8_t[]){198, 51, 100, 5}), 4);
+  assert_int_equal(c.epoch_resets, 0);
   assert_int_equal(p2pq_natpmp_client_delete(&c, 3, out, sizeof(out), &n), P2PQ_ERR_STATE);
   /* Refused mapping (short error form). */
   cfg.op = 1;
