@@ -804,8 +804,7 @@ static void test_missing_params(void **state) {
   pem_free(&sp);
 }
 
-/* A plain GnuTLS QUIC server that accepts only P-384 key shares, so that our
- * client (which offers X25519 / P-256 shares) gets a HelloRetryRequest. */
+/* Callbacks of a plain GnuTLS QUIC server (see plain_server_new). */
 static int plain_srv_read_cb(gnutls_session_t sess, gnutls_record_encryption_level_t level,
                              gnutls_handshake_description_t htype, const void *data,
                              size_t len) {
@@ -826,82 +825,138 @@ static int plain_ext_send(gnutls_session_t sess, gnutls_buffer_t buf) {
   return gnutls_buffer_append_data(buf, SERVER_PARAMS, sizeof(SERVER_PARAMS));
 }
 
-static void test_hello_retry(void **state) {
+/* A plain GnuTLS QUIC server for the tests below. */
+typedef struct plain_server {
+  gnutls_session_t g;
+  gnutls_certificate_credentials_t gc;
+  pem pem;
+  side out;
+  int grv; /* last gnutls_handshake() result */
+  int initial_flights; /* CRYPTO deliveries from the client at INITIAL */
+} plain_server;
+
+static void plain_server_new(plain_server *ps, const char *prio, int with_params,
+                             int with_alpn) {
+  gnutls_datum_t cd, kd, alpn = {(unsigned char *)"h3", 2};
+  memset(ps, 0, sizeof(*ps));
+  ps->grv = GNUTLS_E_AGAIN;
+  pem_self_signed(&ps->pem, "server.test");
+  cd.data = (unsigned char *)ps->pem.cert;
+  cd.size = (unsigned)ps->pem.cert_len;
+  kd.data = (unsigned char *)ps->pem.key;
+  kd.size = (unsigned)ps->pem.key_len;
+  assert_int_equal(gnutls_certificate_allocate_credentials(&ps->gc), 0);
+  assert_int_equal(
+      gnutls_certificate_set_x509_key_mem2(ps->gc, &cd, &kd, GNUTLS_X509_FMT_PEM, NULL, 0), 0);
+  assert_int_equal(
+      gnutls_init(&ps->g, GNUTLS_SERVER | GNUTLS_NO_END_OF_EARLY_DATA | GNUTLS_NO_TICKETS), 0);
+  assert_int_equal(gnutls_priority_set_direct(ps->g, prio, NULL), 0);
+  assert_int_equal(gnutls_credentials_set(ps->g, GNUTLS_CRD_CERTIFICATE, ps->gc), 0);
+  if (with_alpn)
+    assert_int_equal(gnutls_alpn_set_protocols(ps->g, &alpn, 1, 0), 0);
+  gnutls_session_set_ptr(ps->g, &ps->out);
+  gnutls_handshake_set_read_function(ps->g, plain_srv_read_cb);
+  gnutls_handshake_set_secret_function(ps->g, plain_srv_secret_cb);
+  if (with_params)
+    assert_int_equal(gnutls_session_ext_register(
+                         ps->g, "qtp", 0x39, GNUTLS_EXT_TLS, plain_ext_recv, plain_ext_send,
+                         NULL, NULL, NULL,
+                         GNUTLS_EXT_FLAG_TLS | GNUTLS_EXT_FLAG_CLIENT_HELLO |
+                             GNUTLS_EXT_FLAG_EE),
+                     0);
+  assert_int_equal(gnutls_handshake(ps->g), GNUTLS_E_AGAIN);
+}
+
+static void plain_server_free(plain_server *ps) {
+  gnutls_deinit(ps->g);
+  gnutls_certificate_free_credentials(ps->gc);
+  pem_free(&ps->pem);
+}
+
+/* Runs our client against the plain server until neither has anything to say
+ * or our client fails. */
+static void plain_pump(side *c, plain_server *ps) {
   static const gnutls_record_encryption_level_t glevel[] = {
       GNUTLS_ENCRYPTION_LEVEL_INITIAL, GNUTLS_ENCRYPTION_LEVEL_EARLY,
       GNUTLS_ENCRYPTION_LEVEL_HANDSHAKE, GNUTLS_ENCRYPTION_LEVEL_APPLICATION};
-  pem sp;
-  p2pq_creds *cc;
-  gnutls_session_t g;
-  gnutls_certificate_credentials_t gc;
-  gnutls_datum_t cd, kd, alpn = {(unsigned char *)"h3", 2};
-  side c, srv;
-  int grv = GNUTLS_E_AGAIN, client_flights = 0;
-  (void)state;
-  pem_self_signed(&sp, "server.test");
-  cd.data = (unsigned char *)sp.cert;
-  cd.size = (unsigned)sp.cert_len;
-  kd.data = (unsigned char *)sp.key;
-  kd.size = (unsigned)sp.key_len;
-  memset(&srv, 0, sizeof(srv));
-  assert_int_equal(gnutls_certificate_allocate_credentials(&gc), 0);
-  assert_int_equal(gnutls_certificate_set_x509_key_mem2(gc, &cd, &kd, GNUTLS_X509_FMT_PEM, NULL,
-                                                        0),
-                   0);
-  assert_int_equal(gnutls_init(&g, GNUTLS_SERVER | GNUTLS_NO_END_OF_EARLY_DATA |
-                                       GNUTLS_NO_TICKETS),
-                   0);
-  assert_int_equal(gnutls_priority_set_direct(g,
-                                              "NORMAL:-VERS-ALL:+VERS-TLS1.3:-GROUP-ALL:"
-                                              "+GROUP-SECP384R1:%DISABLE_TLS13_COMPAT_MODE",
-                                              NULL),
-                   0);
-  assert_int_equal(gnutls_credentials_set(g, GNUTLS_CRD_CERTIFICATE, gc), 0);
-  assert_int_equal(gnutls_alpn_set_protocols(g, &alpn, 1, 0), 0);
-  gnutls_session_set_ptr(g, &srv);
-  gnutls_handshake_set_read_function(g, plain_srv_read_cb);
-  gnutls_handshake_set_secret_function(g, plain_srv_secret_cb);
-  assert_int_equal(gnutls_session_ext_register(g, "qtp", 0x39, GNUTLS_EXT_TLS, plain_ext_recv,
-                                               plain_ext_send, NULL, NULL, NULL,
-                                               GNUTLS_EXT_FLAG_TLS |
-                                                   GNUTLS_EXT_FLAG_CLIENT_HELLO |
-                                                   GNUTLS_EXT_FLAG_EE),
-                   0);
-  assert_int_equal(gnutls_handshake(g), GNUTLS_E_AGAIN);
+  for (int round = 0; round < 8 && c->rc == 0; round++) {
+    for (int l = 0; l < P2PQ_LEVEL_COUNT; l++) {
+      if (c->qlen[l] == 0)
+        continue;
+      if (l == P2PQ_LEVEL_INITIAL)
+        ps->initial_flights++;
+      assert_int_equal(gnutls_handshake_write(ps->g, glevel[l], c->q[l], c->qlen[l]), 0);
+      c->qlen[l] = 0;
+      ps->grv = gnutls_handshake(ps->g);
+      assert_true(ps->grv == 0 || ps->grv == GNUTLS_E_AGAIN);
+    }
+    for (int l = 0; l < P2PQ_LEVEL_COUNT && c->rc == 0; l++) {
+      if (ps->out.qlen[l] == 0)
+        continue;
+      c->rc = p2pq_tls_recv(c->t, (p2pq_level)l, ps->out.q[l], ps->out.qlen[l]);
+      ps->out.qlen[l] = 0;
+    }
+  }
+}
 
+#define PLAIN_PRIO "NORMAL:-VERS-ALL:+VERS-TLS1.3:%DISABLE_TLS13_COMPAT_MODE"
+
+/* A server that accepts only P-384 key shares, so that our client (which
+ * offers X25519 / P-256 shares) gets a HelloRetryRequest. */
+static void test_hello_retry(void **state) {
+  p2pq_creds *cc;
+  plain_server ps;
+  side c;
+  (void)state;
+  plain_server_new(&ps, PLAIN_PRIO ":-GROUP-ALL:+GROUP-SECP384R1", 1, 1);
   cc = creds_client(P2PQ_VERIFY_NONE, NULL, 0, NULL);
   side_new(&c, cc, ALPN_C, 2, NULL, CLIENT_PARAMS, sizeof(CLIENT_PARAMS));
   assert_int_equal(p2pq_tls_start(c.t), 0);
-  for (int round = 0; round < 8; round++) {
-    for (int l = 0; l < P2PQ_LEVEL_COUNT; l++) {
-      if (c.qlen[l] == 0)
-        continue;
-      if (l == P2PQ_LEVEL_INITIAL)
-        client_flights++;
-      assert_int_equal(gnutls_handshake_write(g, glevel[l], c.q[l], c.qlen[l]), 0);
-      c.qlen[l] = 0;
-      grv = gnutls_handshake(g);
-      assert_true(grv == 0 || grv == GNUTLS_E_AGAIN);
-    }
-    for (int l = 0; l < P2PQ_LEVEL_COUNT; l++) {
-      if (srv.qlen[l] == 0)
-        continue;
-      assert_int_equal(p2pq_tls_recv(c.t, (p2pq_level)l, srv.q[l], srv.qlen[l]), 0);
-      srv.qlen[l] = 0;
-    }
-  }
-  assert_int_equal(grv, 0);
+  plain_pump(&c, &ps);
+  assert_int_equal(c.rc, 0);
+  assert_int_equal(ps.grv, 0);
   assert_true(p2pq_tls_is_done(c.t));
-  assert_int_equal(client_flights, 2); /* ClientHello, then again after the HRR */
-  assert_int_equal(srv.params_calls, 2); /* in both ClientHellos */
-  assert_memory_equal(srv.params, CLIENT_PARAMS, sizeof(CLIENT_PARAMS));
+  assert_int_equal(ps.initial_flights, 2); /* ClientHello, then again after the HRR */
+  assert_int_equal(ps.out.params_calls, 2); /* in both ClientHellos */
+  assert_memory_equal(ps.out.params, CLIENT_PARAMS, sizeof(CLIENT_PARAMS));
   assert_memory_equal(c.params, SERVER_PARAMS, sizeof(SERVER_PARAMS));
   assert_string_equal(p2pq_tls_alpn(c.t), "h3");
   p2pq_tls_free(c.t);
   p2pq_creds_free(cc);
-  gnutls_deinit(g);
-  gnutls_certificate_free_credentials(gc);
-  pem_free(&sp);
+  plain_server_free(&ps);
+}
+
+/* A server without quic_transport_parameters, or without ALPN. */
+static void test_client_checks_server_extensions(void **state) {
+  p2pq_creds *cc;
+  plain_server ps;
+  side c;
+  (void)state;
+  cc = creds_client(P2PQ_VERIFY_NONE, NULL, 0, NULL);
+
+  plain_server_new(&ps, PLAIN_PRIO, 0, 1);
+  side_new(&c, cc, ALPN_C, 2, NULL, CLIENT_PARAMS, sizeof(CLIENT_PARAMS));
+  assert_int_equal(p2pq_tls_start(c.t), 0);
+  plain_pump(&c, &ps);
+  assert_int_equal(c.rc, P2PQ_ERR_TLS_ALERT);
+  assert_int_equal(p2pq_tls_alert(c.t), 109); /* missing_extension */
+  assert_int_equal(c.params_calls, 0);
+  assert_int_equal(c.tx_len[P2PQ_LEVEL_APP], 0);
+  assert_false(p2pq_tls_is_done(c.t));
+  p2pq_tls_free(c.t);
+  plain_server_free(&ps);
+
+  plain_server_new(&ps, PLAIN_PRIO, 1, 0);
+  side_new(&c, cc, ALPN_C, 2, NULL, CLIENT_PARAMS, sizeof(CLIENT_PARAMS));
+  assert_int_equal(p2pq_tls_start(c.t), 0);
+  plain_pump(&c, &ps);
+  assert_int_equal(c.rc, P2PQ_ERR_TLS_ALERT);
+  assert_int_equal(p2pq_tls_alert(c.t), 120); /* no_application_protocol */
+  assert_false(p2pq_tls_is_done(c.t));
+  p2pq_tls_free(c.t);
+  plain_server_free(&ps);
+
+  p2pq_creds_free(cc);
 }
 
 /* Captures a real ClientHello (also written to $P2PQ_DUMP_CLIENT_HELLO, the
@@ -1062,6 +1117,7 @@ int main(void) {
       cmocka_unit_test(test_ca),
       cmocka_unit_test(test_ca_client_auth),
       cmocka_unit_test(test_hello_retry),
+      cmocka_unit_test(test_client_checks_server_extensions),
       cmocka_unit_test(test_keylog),
       cmocka_unit_test(test_params_rejected_by_callback),
       cmocka_unit_test(test_missing_params),
