@@ -42,15 +42,15 @@ size_t p2pq_pp_key_len(p2pq_aead_alg alg);
 p2pq_aead_alg p2pq_pp_alg_from_gnutls(int cipher);
 
 /* Derives "quic key", "quic iv" and "quic hp" from secret (which must be
- * p2pq_pp_secret_len(alg) bytes) and creates the cipher handles. k need not be
- * initialised; on error it is left cleared. */
+ * p2pq_pp_secret_len(alg) bytes) and creates the cipher handles. k is overwritten
+ * without being freed: pass a zeroed or cleared key. On error k is left cleared. */
 int p2pq_pp_key_init(p2pq_pp_key *k, p2pq_aead_alg alg, const uint8_t *secret,
                      size_t secret_len);
 /* Wipes secrets and frees handles. Safe on a zeroed struct and when called twice. */
 void p2pq_pp_key_clear(p2pq_pp_key *k);
 /* Key update (RFC 9001 section 6): next gets the secret "quic ku" of cur and the
  * packet key and iv derived from it; the header protection key stays cur's.
- * next must not be cur; it need not be initialised. */
+ * next must not be cur and, as for _init, must be zeroed or cleared. */
 int p2pq_pp_key_update(p2pq_pp_key *next, const p2pq_pp_key *cur);
 
 /* AEAD in place with nonce = iv XOR pn (RFC 9001 section 5.3) and the header as
