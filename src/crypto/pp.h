@@ -57,7 +57,9 @@ int p2pq_pp_key_update(p2pq_pp_key *next, const p2pq_pp_key *cur);
  * associated data. seal encrypts payload[0..len) and writes the 16-byte tag at
  * payload+len (the caller leaves room); returns len + 16. open takes len including
  * the tag and returns the plaintext length, or P2PQ_ERR_DECRYPT (the payload bytes
- * are then unspecified: keep a copy if another key must be tried). */
+ * are then unspecified: keep a copy if another key must be tried; the 16 tag
+ * bytes are never written, so a Stateless Reset token at the end of the
+ * datagram can still be compared after a failure). */
 int p2pq_pp_seal(const p2pq_pp_key *k, uint64_t pn, const uint8_t *ad, size_t ad_len,
                  uint8_t *payload, size_t len);
 int p2pq_pp_open(const p2pq_pp_key *k, uint64_t pn, const uint8_t *ad, size_t ad_len,
@@ -88,7 +90,7 @@ uint64_t p2pq_pp_decode_pn(uint64_t largest_pn, uint32_t truncated_pn, size_t pn
 
 /* unprotect_header + decode_pn + open in one call. On success returns the plaintext
  * payload length; the payload starts at pkt + pn_offset + pn_len (*pn_len_out) and
- * *pn holds the full packet number. */
+ * *pn holds the full packet number. On failure the last 16 bytes are intact. */
 int p2pq_pp_unprotect(const p2pq_pp_key *k, uint8_t *pkt, size_t pkt_len, size_t pn_offset,
                       uint64_t largest_pn, uint64_t *pn, size_t *pn_len_out);
 

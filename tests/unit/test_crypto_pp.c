@@ -170,6 +170,9 @@ static void test_tamper(void **state) {
           memcpy(work, pkt, total);
           work[i] ^= (uint8_t)(1u << bit);
           assert_true(p2pq_pp_unprotect(&k, work, total, off, 76, &pn, NULL) < 0);
+          /* the tail stays as received (Stateless Reset detection needs it) */
+          if (i < total - 16)
+            assert_memory_equal(work + total - 16, pkt + total - 16, 16);
         }
       }
       memcpy(work, pkt, total);
