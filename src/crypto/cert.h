@@ -20,7 +20,8 @@ typedef enum {
   P2PQ_VERIFY_NONE = 0, /* --insecure */
   P2PQ_VERIFY_CA = 1,   /* X.509 chain + hostname against CA file or system store */
   P2PQ_VERIFY_PIN = 2   /* peer's SubjectPublicKeyInfo SHA-256 must equal one of the
-                           pins; works for X.509 certs and raw public keys */
+                           pins; works for X.509 certs and raw public keys. The key is
+                           the identity: certificate names and dates are not checked */
 } p2pq_verify_mode;
 
 typedef struct p2pq_creds_config {

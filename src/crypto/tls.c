@@ -56,6 +56,7 @@ struct p2pq_tls {
   tls_framer in[P2PQ_LEVEL_COUNT];
   p2pq_level rx_level; /* the only level GnuTLS reads handshake messages at now */
   char alpn[TLS_ALPN_MAX + 1];
+  char peer_sni[256]; /* server: the name the client asked for */
 };
 
 /* TLS 1.3 only, the three AEADs QUIC v1 uses (no CCM: not in suite.h), no
@@ -227,6 +228,24 @@ static int tls_check_extensions(p2pq_tls *t) {
   return 0;
 }
 
+/* Keeps the client's DNS server name (longer than our buffer: none). */
+static void tls_read_sni(p2pq_tls *t) {
+  size_t n;
+  unsigned type, i;
+  for (i = 0;; i++) {
+    n = sizeof(t->peer_sni) - 1;
+    if (gnutls_server_name_get(t->s, t->peer_sni, &n, &type, i) < 0 ||
+        n >= sizeof(t->peer_sni)) {
+      t->peer_sni[0] = '\0';
+      return;
+    }
+    if (type == GNUTLS_NAME_DNS) {
+      t->peer_sni[n] = '\0';
+      return;
+    }
+  }
+}
+
 /* GnuTLS calls the post hook of ClientHello after parsing it, but that of
  * EncryptedExtensions before: the client checks at the next server message. */
 static int tls_hook_cb(gnutls_session_t s, unsigned htype, unsigned when, unsigned incoming,
@@ -234,8 +253,12 @@ static int tls_hook_cb(gnutls_session_t s, unsigned htype, unsigned when, unsign
   p2pq_tls *t = gnutls_session_get_ptr(s);
   if (!incoming || when != GNUTLS_HOOK_POST)
     return 0;
-  if (t->cv.is_server)
-    return htype == GNUTLS_HANDSHAKE_CLIENT_HELLO ? tls_check_extensions(t) : 0;
+  if (t->cv.is_server) {
+    if (htype != GNUTLS_HANDSHAKE_CLIENT_HELLO)
+      return 0;
+    tls_read_sni(t);
+    return tls_check_extensions(t);
+  }
   switch (htype) {
   case GNUTLS_HANDSHAKE_CERTIFICATE_REQUEST:
   case GNUTLS_HANDSHAKE_CERTIFICATE_PKT:
@@ -618,6 +641,10 @@ int p2pq_tls_peer_fingerprint(const p2pq_tls *t, uint8_t out[32]) {
   default:
     return P2PQ_ERR_UNSUPPORTED;
   }
+}
+
+const char *p2pq_tls_peer_sni(const p2pq_tls *t) {
+  return t && t->peer_sni[0] ? t->peer_sni : NULL;
 }
 
 uint8_t p2pq_tls_alert(const p2pq_tls *t) { return t ? t->alert : 0; }

@@ -66,6 +66,9 @@ int p2pq_tls_recv(p2pq_tls *t, p2pq_level level, const uint8_t *data, size_t len
 int p2pq_tls_is_done(const p2pq_tls *t);
 /* Negotiated ALPN (NUL-terminated, owned by t) or NULL. */
 const char *p2pq_tls_alpn(const p2pq_tls *t);
+/* Server: the DNS name the client sent as SNI (NUL-terminated, owned by t),
+ * or NULL. */
+const char *p2pq_tls_peer_sni(const p2pq_tls *t);
 /* SHA-256 of the peer's SubjectPublicKeyInfo; P2PQ_ERR_NOT_FOUND if the peer
  * presented no certificate or key. */
 int p2pq_tls_peer_fingerprint(const p2pq_tls *t, uint8_t out[32]);

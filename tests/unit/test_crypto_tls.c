@@ -262,6 +262,8 @@ static void test_x509_pin(void **state) {
   assert_int_equal(p2pq_tls_peer_fingerprint(c.t, peer), 0);
   assert_memory_equal(peer, fp[0], 32);
   assert_int_equal(p2pq_tls_peer_fingerprint(s.t, peer), P2PQ_ERR_NOT_FOUND);
+  assert_string_equal(p2pq_tls_peer_sni(s.t), "server.test");
+  assert_null(p2pq_tls_peer_sni(c.t));
   assert_int_equal(p2pq_tls_alert(c.t), 0);
   assert_int_equal(p2pq_tls_alert(s.t), 0);
   sides_free(&c, &s);
@@ -354,6 +356,7 @@ static void test_x509_insecure(void **state) {
   assert_secrets_match(&c, &s);
   assert_params_exchanged(&c, &s);
   assert_string_equal(p2pq_tls_alpn(c.t), "p2pq/1");
+  assert_null(p2pq_tls_peer_sni(s.t)); /* the client sent none */
   sides_free(&c, &s);
   p2pq_creds_free(cc);
   p2pq_creds_free(sc);
