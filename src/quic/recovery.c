@@ -288,6 +288,9 @@ static int detect_lost(p2pq_recovery *rec, const p2pq_recovery_env *env, p2pq_se
       rec->pkts_lost++;
       rec->bytes_lost += s->size;
     }
+    if (o && o != rec && (s->flags & P2PQ_SENT_IN_FLIGHT) &&
+        !(s->flags & P2PQ_SENT_PMTU_PROBE))
+      p2pq_cc_on_congestion_event(&o->cc, s->time_sent, now); /* once per its period */
     if (o == rec && (s->flags & P2PQ_SENT_IN_FLIGHT) && !(s->flags & P2PQ_SENT_PMTU_PROBE)) {
       congested = 1;
       if (s->time_sent > newest)
@@ -311,6 +314,9 @@ static int detect_lost(p2pq_recovery *rec, const p2pq_recovery_env *env, p2pq_se
     cut = p2pq_cc_on_congestion_event(&rec->cc, newest, now);
   if (persistent) {
     p2pq_cc_on_persistent_congestion(&rec->cc, now);
+    /* RFC 9002 5.2: restart min_rtt from the newest sample, so that a path
+     * whose RTT grew is not declared persistently congested again and again. */
+    rec->rtt.min_rtt = rec->rtt.latest;
     cut = 1;
   }
   sentq_compact(q);
@@ -338,6 +344,7 @@ typedef struct acked_sum {
   int ack_eliciting;
   uint64_t largest_pn;
   p2pq_tstamp largest_time;
+  p2pq_recovery *largest_owner; /* its path takes the RTT sample */
   uint64_t growth; /* bytes that may grow cwnd */
 } acked_sum;
 
@@ -357,6 +364,7 @@ static void ack_range(p2pq_recovery *rec, const p2pq_recovery_env *env, p2pq_sen
     if (a->n++ == 0 || s->pn > a->largest_pn) {
       a->largest_pn = s->pn;
       a->largest_time = s->time_sent;
+      a->largest_owner = o;
     }
     if (s->flags & P2PQ_SENT_ACK_ELICITING)
       a->ack_eliciting = 1;
@@ -391,9 +399,10 @@ int p2pq_recovery_on_ack_received(p2pq_recovery *rec, const p2pq_recovery_env *e
     sentq_compact(q);
     return 0;
   }
-  if (a.largest_pn == ranges[0].largest && a.ack_eliciting && now >= a.largest_time) {
-    sampled = 1;
-    p2pq_rtt_update(&rec->rtt, now - a.largest_time, space == P2PQ_PNS_INITIAL ? 0 : ack_delay,
+  if (a.largest_pn == ranges[0].largest && a.ack_eliciting && now >= a.largest_time &&
+      a.largest_owner) {
+    sampled = a.largest_owner == rec;
+    p2pq_rtt_update(&a.largest_owner->rtt, now - a.largest_time, space == P2PQ_PNS_INITIAL ? 0 : ack_delay,
                     env->max_ack_delay, env->handshake_confirmed, now);
   }
   /* A rise in the CE count is a congestion signal (RFC 9002 7.1). */

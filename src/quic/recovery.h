@@ -23,10 +23,18 @@
  *            env facts change (handshake confirmed, amplification unblocked).
  *   keys:    p2pq_recovery_discard_space() when Initial/Handshake keys go.
  *
- * Multiple paths: packets carry path_id; when env->path_recovery is set,
- * bytes of a packet sent on another path are settled in that path's
- * recovery object. RTT samples and congestion signals go to the recovery
- * object the call was made on. */
+ * Callbacks run in the middle of table updates: they may read the packet and
+ * queue its frames, but must not send packets or call into recovery.
+ *
+ * Multiple paths (one packet number space shared by several paths): packets
+ * carry path_id; with env->path_recovery set, a packet sent on another path
+ * is settled in that path's recovery object (bytes in flight, a loss cuts
+ * that path's window, the RTT sample of an ACK goes to the path its largest
+ * acknowledged packet was sent on). Persistent congestion is judged per
+ * call from the packets of the calling path only.
+ *
+ * Not done here: ECN validation (RFC 9000 13.4.2; the connection checks the
+ * counts and passes ecn = NULL when they fail), undo of spurious loss cuts. */
 #ifndef P2PQ_QUIC_RECOVERY_H
 #define P2PQ_QUIC_RECOVERY_H
 
@@ -108,7 +116,8 @@ void p2pq_recovery_set_mds(p2pq_recovery *rec, uint32_t mds);
 int p2pq_recovery_on_packet_sent(p2pq_recovery *rec, const p2pq_recovery_env *env,
                                  const p2pq_sentpkt *pkt);
 
-/* Processes an ACK frame received in `space`: ranges sorted highest first,
+/* Processes an ACK frame received in `space` (on_acked for each newly acked
+ * packet, on_lost for packets it shows lost): ranges sorted highest first,
  * disjoint (smallest <= largest, each below the previous one), ack_delay in
  * ns (ignored for Initial), ecn NULL for a plain ACK. Returns 0,
  * P2PQ_ERR_INVALID_ARG for unsorted ranges, or P2PQ_ERR_PROTOCOL when a

@@ -471,11 +471,13 @@ static void test_persistent_congestion(void **state) {
   (void)state;
   for (uint64_t i = 1; i <= 10; i++)
     sendp(f, P2PQ_PNS_APP, i, i * 200 * MS, 1200, AE);
-  sendp(f, P2PQ_PNS_APP, 11, 2100 * MS, 1200, AE);
+  sendp(f, P2PQ_PNS_APP, 11, 2050 * MS, 1200, AE);
   assert_int_equal(ack1(f, P2PQ_PNS_APP, 11, 11, 0, 2200 * MS), 0);
   assert_int_equal(f->lost, 10); /* 200 .. 2000 ms: 1.8 s > 975 ms */
   assert_int_equal(f->rec.cc.persistent_congestions, 1);
   assert_int_equal(f->rec.cc.cwnd, 2400);
+  /* min_rtt restarts from the newest sample (150 ms) */
+  assert_true(f->rec.rtt.min_rtt == 150 * MS);
   assert_true(f->rec.bytes_in_flight == 0);
   fx_free(f);
 }
@@ -566,6 +568,21 @@ static void test_multipath_attribution(void **state) {
   /* an ACK processed on path 0 settles path 1's bytes in path 1 */
   assert_int_equal(ack1(x.f, P2PQ_PNS_APP, 0, 1, 0, 30 * MS), 0);
   assert_true(x.f->rec.bytes_in_flight == 0);
+  assert_true(x.other.bytes_in_flight == 0);
+  /* the largest acked went out on path 1: path 1 takes the RTT sample */
+  assert_true(x.other.rtt.has_sample);
+  assert_true(x.other.rtt.latest == 28 * MS);
+  assert_false(x.f->rec.rtt.has_sample);
+  /* a loss on path 1 cuts path 1's window, not path 0's */
+  p.pn = 2;
+  p.time_sent = 40 * MS;
+  assert_int_equal(p2pq_recovery_on_packet_sent(&x.other, &x.f->env, &p), 0);
+  for (uint64_t i = 3; i < 7; i++)
+    sendp(x.f, P2PQ_PNS_APP, i, 41 * MS, 1200, AE);
+  assert_int_equal(ack1(x.f, P2PQ_PNS_APP, 3, 6, 0, 80 * MS), 0);
+  assert_int_equal(x.f->state[2], 2);
+  assert_int_equal(x.other.cc.congestion_events, 1);
+  assert_int_equal(x.f->rec.cc.congestion_events, 0);
   assert_true(x.other.bytes_in_flight == 0);
   p2pq_recovery_clear(&x.other);
   fx_free(x.f);
