@@ -199,6 +199,7 @@ void sim_nat_cfg_default(sim_nat_cfg *c);
 /* Adds a public IP to cfg's pool. */
 int sim_nat_cfg_add_public(sim_nat_cfg *c, const char *ip);
 
+/* Expiry is lazy: bindings_expired counts when the NAT next looks at its table. */
 typedef struct sim_nat_stats {
   uint64_t out_translated, in_translated, hairpinned, bindings_created, bindings_expired;
   uint64_t drop_no_binding, drop_filtered, drop_hairpin, drop_no_ports, drop_limit;
@@ -263,7 +264,7 @@ typedef struct sim_trace_ev {
   sim_trace_kind kind;
   p2pq_tstamp now;
   const sim_node *node;
-  int detail; /* drop reason */
+  int detail; /* drop: sim_drop_reason; deliver: interface */
   const p2pq_addr *src, *dst;
   size_t len;
 } sim_trace_ev;
@@ -271,6 +272,7 @@ typedef struct sim_trace_ev {
 typedef void (*sim_trace_fn)(void *user, const sim_trace_ev *ev);
 typedef void (*sim_call_fn)(sim *s, void *arg);
 
+/* The simulation owns every node and link created in it; sim_free frees them all. */
 sim *sim_new(uint64_t seed);
 void sim_free(sim *s);
 uint64_t sim_seed(const sim *s);

@@ -146,9 +146,9 @@ void sim_trace_print(void *file, const sim_trace_ev *ev) {
     p2pq_addr_format(ev->src, a, sizeof(a));
   if (ev->dst)
     p2pq_addr_format(ev->dst, b, sizeof(b));
-  fprintf(file, "%12.6f %-7s %-10s %s -> %s len %zu%s%d\n", (double)ev->now / 1e9,
-          kinds[ev->kind <= SIM_TR_CALL ? ev->kind : 0], ev->node ? ev->node->name : "-", a, b, ev->len,
-          ev->kind == SIM_TR_DROP ? " reason " : " ", ev->detail);
+  fprintf(file, "%12.6f %-7s %-10s %s -> %s len %zu %s %d\n", (double)ev->now / 1e9,
+          kinds[ev->kind <= SIM_TR_CALL ? ev->kind : 0], ev->node ? ev->node->name : "-", a,
+          b, ev->len, ev->kind == SIM_TR_DROP ? "reason" : "iface", ev->detail);
 }
 
 /* ---- event heap ---- */

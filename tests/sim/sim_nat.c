@@ -313,8 +313,13 @@ static void inbound(sim_nat *n, sim_pkt *p, p2pq_tstamp now) {
     drop(n, p, SIM_DROP_FILTERED);
     return;
   }
-  if (n->cfg.refresh_inbound)
+  if (n->cfg.refresh_inbound) {
+    /* The binding and the permission that let this packet in. */
     b->expires = now + n->cfg.binding_timeout;
+    for (size_t i = 0; i < b->n_perms; i++)
+      if (b->perms[i].expires > now && same_remote(n->cfg.filtering, &b->perms[i].remote, &p->src))
+        b->perms[i].expires = now + n->cfg.binding_timeout;
+  }
   if (!p2pq_addr_equal(&b->in, &b->ext))
     n->stats.in_translated++;
   p->dst = b->in;

@@ -114,6 +114,29 @@ static void test_inbound_refresh(void **state) {
     assert_int_equal(last, refresh);
     sim_free(n.s);
   }
+  /* With port-restricted filtering the permission is refreshed along with it. */
+  for (int refresh = 0; refresh <= 1; refresh++) {
+    sim_nat_cfg c;
+    net n;
+    p2pq_addr m;
+    int last = 1;
+    sim_nat_cfg_default(&c);
+    c.refresh_inbound = refresh;
+    net_init(&n, 3, &c, NULL);
+    assert_int_equal(sim_test_mapped(n.s, n.t.peer[0], &n.peer_rec[0], 5000, &n.s1, &m), 0);
+    for (int i = 1; i <= 4; i++) {
+      size_t before = n.peer_rec[0].total;
+      sim_run_until(n.s, (p2pq_tstamp)i * 20 * P2PQ_S);
+      assert_int_equal(sim_send(n.t.server[0], &n.s1, &m, (const uint8_t *)"k", 1), 0);
+      sim_run_until(n.s, sim_now(n.s) + 100 * P2PQ_MS);
+      last = n.peer_rec[0].total > before;
+      if (i == 1)
+        assert_true(last);
+    }
+    assert_int_equal(last, refresh);
+    assert_false(knock(&n, &m)); /* other endpoints stay filtered */
+    sim_free(n.s);
+  }
 }
 
 static void test_rebind_and_flush(void **state) {
