@@ -96,9 +96,7 @@ static void reno_on_ack(p2pq_cc *cc, const p2pq_cc_ack *a, const p2pq_rtt *rtt, 
 
 static void reno_on_congestion(p2pq_cc *cc, p2pq_tstamp now) {
   cc->ssthresh = cc->cwnd / 2; /* kLossReductionFactor 0.5 */
-  if (cc->ssthresh < p2pq_cc_min_window(cc->mds))
-    cc->ssthresh = p2pq_cc_min_window(cc->mds);
-  cc->cwnd = cc->ssthresh;
+  cc->cwnd = cc->ssthresh;      /* the wrapper keeps it >= kMinimumWindow */
   cc->u.reno.bytes_acked = 0;
 }
 

@@ -722,6 +722,168 @@ static void test_stress_bookkeeping(void **state) {
   fx_free(f);
 }
 
+/* ---- a bulk transfer over a modelled bottleneck ---- */
+
+#define SIM_MAXPKT 20000
+#define SIM_QCAP 4096
+
+typedef struct sim {
+  fx *f;
+  uint64_t rate_bps;      /* bottleneck, bits per second */
+  p2pq_tstamp owd;        /* one-way propagation delay */
+  size_t qlimit;          /* bottleneck queue, packets (drop tail) */
+  unsigned loss_ppm;      /* random loss on top */
+  p2pq_tstamp link_free;  /* when the bottleneck finishes its queue */
+  struct { uint64_t pn; p2pq_tstamp at; } arr[SIM_QCAP], acks[SIM_QCAP];
+  size_t ah, at, kh, kt;
+  uint8_t rx[SIM_MAXPKT];
+  uint64_t rx_largest;
+  uint64_t to_send;       /* data bytes not yet (re)sent */
+  uint64_t delivered;     /* data bytes acknowledged */
+  uint64_t drops;
+} sim;
+static sim *g_sim;
+
+static void sim_acked(void *u, const p2pq_sentpkt *p) { (void)u; g_sim->delivered += p->size; }
+static void sim_lost(void *u, const p2pq_sentpkt *p) { (void)u; g_sim->to_send += p->size; }
+
+static void sim_send(sim *s, uint64_t *pn, p2pq_tstamp now) {
+  uint32_t size = s->to_send >= 1200 ? 1200 : (uint32_t)(s->to_send ? s->to_send : 40);
+  p2pq_tstamp ser = (p2pq_tstamp)size * 8 * P2PQ_S / s->rate_bps;
+  size_t queued = s->at - s->ah;
+  sendp(s->f, P2PQ_PNS_APP, *pn, now, size, AE);
+  s->to_send -= s->to_send >= size ? size : s->to_send;
+  if (queued >= s->qlimit || rnd() % 1000000 < s->loss_ppm) {
+    s->drops++;
+  } else {
+    s->link_free = (s->link_free > now ? s->link_free : now) + ser;
+    s->arr[s->at % SIM_QCAP].pn = *pn;
+    s->arr[s->at % SIM_QCAP].at = s->link_free + s->owd;
+    s->at++;
+  }
+  (*pn)++;
+}
+
+/* The receiver's ACK frame: up to 32 ranges below its largest packet. */
+static size_t sim_ranges(const sim *s, uint64_t hi, p2pq_recovery_range *r) {
+  size_t n = 0;
+  uint64_t lo_limit = hi > 3000 ? hi - 3000 : 0, i = hi;
+  while (n < 32) {
+    r[n].largest = i;
+    while (i > lo_limit && s->rx[i - 1])
+      i--;
+    r[n++].smallest = i;
+    while (i > lo_limit && !s->rx[i - 1])
+      i--;
+    if (i <= lo_limit || i == 0)
+      break;
+    i--;
+  }
+  return n;
+}
+
+/* Moves `total` bytes; returns the time it took. */
+static p2pq_tstamp sim_run(sim *s, uint64_t total) {
+  p2pq_tstamp now = P2PQ_S, start = now;
+  uint64_t pn = 0;
+  g_sim = s;
+  s->f->env.on_acked = sim_acked;
+  s->f->env.on_lost = sim_lost;
+  s->to_send = total;
+  while (s->delivered < total) {
+    p2pq_tstamp ta = s->ah != s->at ? s->arr[s->ah % SIM_QCAP].at : P2PQ_TSTAMP_MAX;
+    p2pq_tstamp tk = s->kh != s->kt ? s->acks[s->kh % SIM_QCAP].at : P2PQ_TSTAMP_MAX;
+    p2pq_tstamp tt = p2pq_recovery_next_timeout(&s->f->rec, &s->f->env);
+    p2pq_tstamp ts = P2PQ_TSTAMP_MAX;
+    assert_true(pn < SIM_MAXPKT - 40);
+    if (s->to_send && p2pq_recovery_can_send(&s->f->rec, 1200))
+      ts = p2pq_recovery_pacing_time(&s->f->rec, 1200, now);
+    if (ts <= ta && ts <= tk && ts <= tt) {
+      now = ts > now ? ts : now;
+      sim_send(s, &pn, now);
+    } else if (ta <= tk && ta <= tt) {
+      uint64_t r = s->arr[s->ah++ % SIM_QCAP].pn;
+      now = ta;
+      s->rx[r] = 1;
+      if (r > s->rx_largest)
+        s->rx_largest = r;
+      s->acks[s->kt % SIM_QCAP].pn = s->rx_largest;
+      s->acks[s->kt % SIM_QCAP].at = now + s->owd;
+      s->kt++;
+    } else if (tk <= tt) {
+      p2pq_recovery_range r[32];
+      size_t n = sim_ranges(s, s->acks[s->kh++ % SIM_QCAP].pn, r);
+      now = tk;
+      assert_int_equal(p2pq_recovery_on_ack_received(&s->f->rec, &s->f->env, P2PQ_PNS_APP, r,
+                                                     n, 0, NULL, now),
+                       0);
+    } else {
+      p2pq_recovery_action act;
+      assert_true(tt != P2PQ_TSTAMP_MAX); /* never stuck */
+      now = tt > now ? tt : now;
+      p2pq_recovery_on_timeout(&s->f->rec, &s->f->env, now, &act);
+      for (int i = 0; act.kind == P2PQ_RECOVERY_PROBE && i < act.probes; i++)
+        sim_send(s, &pn, now); /* probes ignore the window */
+    }
+    assert_true(now - start < 60 * P2PQ_S);
+  }
+  return now - start;
+}
+
+static void test_bulk_transfer(void **state) {
+  const char *ccs[] = {"newreno", "cubic"};
+  (void)state;
+  for (int i = 0; i < 2; i++) {
+    sim *s = calloc(1, sizeof(*s));
+    p2pq_tstamp took;
+    double mbps;
+    assert_non_null(s);
+    /* 20 Mbit/s, 20 ms RTT, a queue of about one BDP: losses come from the
+     * queue overflowing, and the link must stay busy through them */
+    s->f = fx_new(ccs[i]);
+    s->rate_bps = 20000000;
+    s->owd = 10 * MS;
+    s->qlimit = 40;
+    took = sim_run(s, 10000000);
+    mbps = 10000000.0 * 8 / ((double)took / 1e9) / 1e6;
+    print_message("%s: %.1f Mbit/s, %llu drops, %llu lost, %llu PTOs, cwnd %llu\n", ccs[i],
+                  mbps, (unsigned long long)s->drops, (unsigned long long)s->f->rec.pkts_lost,
+                  (unsigned long long)s->f->rec.ptos, (unsigned long long)s->f->rec.cc.cwnd);
+    assert_true(mbps > 15.0);
+    assert_true(s->drops > 0);
+    assert_true(s->f->rec.cc.congestion_events > 0);
+    assert_true(s->f->rec.pkts_lost >= s->drops / 2);
+    assert_true(s->f->rec.ptos < 5);
+    fx_free(s->f);
+    free(s);
+  }
+}
+
+static void test_lossy_transfer_completes(void **state) {
+  const char *ccs[] = {"newreno", "cubic"};
+  (void)state;
+  for (int i = 0; i < 2; i++) {
+    sim *s = calloc(1, sizeof(*s));
+    p2pq_tstamp took;
+    assert_non_null(s);
+    /* 5% random loss, including tails: PTOs and the time threshold recover */
+    s->f = fx_new(ccs[i]);
+    s->rate_bps = 50000000;
+    s->owd = 25 * MS;
+    s->qlimit = 200;
+    s->loss_ppm = 50000;
+    took = sim_run(s, 2000000);
+    print_message("%s: %.2f s, %llu drops, %llu lost, %llu PTOs\n", ccs[i], (double)took / 1e9,
+                  (unsigned long long)s->drops, (unsigned long long)s->f->rec.pkts_lost,
+                  (unsigned long long)s->f->rec.ptos);
+    assert_true(s->drops > 50);
+    /* every dropped packet was eventually declared lost */
+    assert_true(s->f->rec.pkts_lost >= s->drops);
+    fx_free(s->f);
+    free(s);
+  }
+}
+
 static void test_config(void **state) {
   p2pq_recovery rec;
   p2pq_recovery_config bad = {.cc = "vegas"};
@@ -765,6 +927,8 @@ int main(void) {
       cmocka_unit_test(test_app_limited_no_growth),
       cmocka_unit_test(test_multipath_attribution),
       cmocka_unit_test(test_stress_bookkeeping),
+      cmocka_unit_test(test_bulk_transfer),
+      cmocka_unit_test(test_lossy_transfer_completes),
       cmocka_unit_test(test_config),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
