@@ -58,7 +58,7 @@ typedef struct sim_link_cfg {
 
 typedef struct sim_link_stats {
   uint64_t sent, delivered, bytes_delivered;
-  uint64_t drop_loss, drop_queue, drop_mtu;
+  uint64_t drop_loss, drop_queue, drop_mtu, drop_down;
   uint64_t duplicated, reordered;
 } sim_link_stats;
 
@@ -70,6 +70,7 @@ typedef struct sim_link_dir {
   uint64_t next_seq;      /* per-direction sequence, to count reordering */
   uint64_t max_delivered; /* highest sequence delivered + 1 */
   int ge_bad;             /* Gilbert-Elliott state */
+  int down;               /* sim_link_set_down: everything is dropped */
 } sim_link_dir;
 
 struct sim_link {
@@ -83,6 +84,8 @@ struct sim_link {
  * cfg_ab NULL = ideal link). Returns NULL when out of memory or interfaces. */
 sim_link *sim_link_new(sim *s, sim_node *a, sim_node *b, const sim_link_cfg *cfg_ab,
                        const sim_link_cfg *cfg_ba);
+/* Takes both directions of l down (1) or up (0); packets in flight still arrive. */
+void sim_link_set_down(sim_link *l, int down);
 /* The direction of l that leaves node `from`, or NULL. */
 sim_link_dir *sim_link_dir_from(sim_link *l, const sim_node *from);
 
@@ -216,6 +219,7 @@ typedef struct sim_nat_binding {
   p2pq_addr remote;  /* mapping key part for AD/APD mapping */
   p2pq_tstamp expires;
   sim_nat_perm *perms; /* remotes the inside has sent to (filtering) */
+  int open;            /* explicit port mapping: no filtering */
   size_t n_perms, cap_perms;
 } sim_nat_binding;
 
@@ -245,6 +249,12 @@ size_t sim_nat_binding_count(sim_nat *n);
 /* External endpoint currently mapped for internal endpoint in (towards remote, used
  * for AD/APD mapping); P2PQ_ERR_NOT_FOUND if none. */
 int sim_nat_lookup(sim_nat *n, const p2pq_addr *in, const p2pq_addr *remote, p2pq_addr *ext);
+/* An explicit port mapping, as PCP / NAT-PMP / UPnP would create: inbound to the
+ * external endpoint from anyone reaches `in` for `lifetime` (refreshed by traffic
+ * like any binding). ext_port 0 lets the NAT choose. Returns the external endpoint in
+ * *ext; P2PQ_ERR_EXISTS if ext_port is taken, P2PQ_ERR_LIMIT if no port is free. */
+int sim_nat_map_port(sim_nat *n, const p2pq_addr *in, uint16_t ext_port, p2pq_tstamp lifetime,
+                     p2pq_addr *ext);
 
 /* ---- the simulation ---- */
 typedef enum sim_trace_kind {
@@ -257,7 +267,7 @@ typedef enum sim_trace_kind {
 typedef enum sim_drop_reason {
   SIM_DROP_LOSS = 1, SIM_DROP_QUEUE, SIM_DROP_MTU, SIM_DROP_NO_ROUTE, SIM_DROP_NOT_LOCAL,
   SIM_DROP_TTL, SIM_DROP_NO_APP, SIM_DROP_NO_BINDING, SIM_DROP_FILTERED,
-  SIM_DROP_HAIRPIN, SIM_DROP_NO_PORTS, SIM_DROP_LIMIT
+  SIM_DROP_HAIRPIN, SIM_DROP_NO_PORTS, SIM_DROP_LIMIT, SIM_DROP_DOWN
 } sim_drop_reason;
 
 typedef struct sim_trace_ev {

@@ -32,6 +32,10 @@ sim_link *sim_link_new(sim *s, sim_node *a, sim_node *b, const sim_link_cfg *cfg
   return l;
 }
 
+void sim_link_set_down(sim_link *l, int down) {
+  l->dir[0].down = l->dir[1].down = down;
+}
+
 sim_link_dir *sim_link_dir_from(sim_link *l, const sim_node *from) {
   if (l->node[0] == from)
     return &l->dir[0];
@@ -94,6 +98,11 @@ void sim_link_tx(sim_link *l, const sim_node *from, sim_pkt *p) {
   p2pq_tstamp now = sim_now(s), sent;
   uint64_t seq = d->next_seq++;
   d->stats.sent++;
+  if (d->down) {
+    d->stats.drop_down++;
+    sim_drop(n, p, SIM_DROP_DOWN);
+    return;
+  }
   if (d->cfg.mtu && p->len > d->cfg.mtu) {
     d->stats.drop_mtu++;
     sim_drop(n, p, SIM_DROP_MTU);

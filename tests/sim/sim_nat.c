@@ -122,7 +122,8 @@ static int same_remote(sim_nat_behaviour bhv, const p2pq_addr *a, const p2pq_add
 static sim_nat_binding *find_out(sim_nat *n, const p2pq_addr *in, const p2pq_addr *remote) {
   sim_nat_behaviour m = translates(n, in->family) ? n->cfg.mapping : SIM_EI;
   for (size_t i = 0; i < n->n_b; i++)
-    if (p2pq_addr_equal(&n->b[i].in, in) && same_remote(m, &n->b[i].remote, remote))
+    if (p2pq_addr_equal(&n->b[i].in, in) &&
+        (n->b[i].open || same_remote(m, &n->b[i].remote, remote)))
       return &n->b[i];
   return NULL;
 }
@@ -167,7 +168,7 @@ static int permit(sim_nat *n, sim_nat_binding *b, const p2pq_addr *remote, p2pq_
 
 static int permitted(const sim_nat *n, const sim_nat_binding *b, const p2pq_addr *remote,
                      p2pq_tstamp now) {
-  if (n->cfg.filtering == SIM_EI)
+  if (n->cfg.filtering == SIM_EI || b->open)
     return 1;
   for (size_t i = 0; i < b->n_perms; i++)
     if (b->perms[i].expires > now && same_remote(n->cfg.filtering, &b->perms[i].remote, remote))
@@ -241,6 +242,53 @@ static const p2pq_addr *pick_ip(sim_nat *n, const p2pq_addr *in) {
   return &n->cfg.pool[idx];
 }
 
+/* Never shortens an explicit mapping's longer lifetime. */
+static void refresh(const sim_nat *n, sim_nat_binding *b, p2pq_tstamp now) {
+  if (now + n->cfg.binding_timeout > b->expires)
+    b->expires = now + n->cfg.binding_timeout;
+}
+
+static sim_nat_binding *append(sim_nat *n, const sim_nat_binding *nb) {
+  if (n->n_b == n->cap_b) {
+    size_t cap = n->cap_b ? 2 * n->cap_b : 16;
+    sim_nat_binding *bb = realloc(n->b, cap * sizeof(*bb));
+    if (!bb)
+      return NULL;
+    n->b = bb;
+    n->cap_b = cap;
+  }
+  n->b[n->n_b] = *nb;
+  n->stats.bindings_created++;
+  return &n->b[n->n_b++];
+}
+
+int sim_nat_map_port(sim_nat *n, const p2pq_addr *in, uint16_t ext_port, p2pq_tstamp lifetime,
+                     p2pq_addr *ext) {
+  sim_nat_binding nb, *b;
+  p2pq_tstamp now = sim_now(n->node.s);
+  expire(n, now);
+  if (!translates(n, in->family) || !lifetime)
+    return P2PQ_ERR_INVALID_ARG;
+  memset(&nb, 0, sizeof(nb));
+  nb.in = *in;
+  nb.ext = *pick_ip(n, in);
+  if (ext_port) {
+    if (port_used(n, &nb.ext, ext_port))
+      return P2PQ_ERR_EXISTS;
+    nb.ext.port = ext_port;
+  } else if (!(nb.ext.port = alloc_port(n, &nb.ext, in->port))) {
+    return P2PQ_ERR_LIMIT;
+  }
+  /* No remote: an open mapping serves any destination under every mapping type. */
+  nb.open = 1;
+  nb.expires = now + lifetime;
+  b = append(n, &nb);
+  if (!b)
+    return P2PQ_ERR_NOMEM;
+  *ext = b->ext;
+  return 0;
+}
+
 /* Finds or creates the binding for an outbound packet; refreshes it. */
 static sim_nat_binding *outbound(sim_nat *n, const sim_pkt *p, p2pq_tstamp now,
                                  sim_drop_reason *why) {
@@ -265,21 +313,13 @@ static sim_nat_binding *outbound(sim_nat *n, const sim_pkt *p, p2pq_tstamp now,
       nb.ext = *ip;
       nb.ext.port = port;
     }
-    if (n->n_b == n->cap_b) {
-      size_t cap = n->cap_b ? 2 * n->cap_b : 16;
-      sim_nat_binding *bb = realloc(n->b, cap * sizeof(*bb));
-      if (!bb) {
-        *why = SIM_DROP_LIMIT;
-        return NULL;
-      }
-      n->b = bb;
-      n->cap_b = cap;
+    b = append(n, &nb);
+    if (!b) {
+      *why = SIM_DROP_LIMIT;
+      return NULL;
     }
-    n->b[n->n_b] = nb;
-    b = &n->b[n->n_b++];
-    n->stats.bindings_created++;
   }
-  b->expires = now + n->cfg.binding_timeout;
+  refresh(n, b, now);
   if (permit(n, b, &p->dst, now)) {
     *why = SIM_DROP_LIMIT;
     return NULL;
@@ -315,7 +355,7 @@ static void inbound(sim_nat *n, sim_pkt *p, p2pq_tstamp now) {
   }
   if (n->cfg.refresh_inbound) {
     /* The binding and the permission that let this packet in. */
-    b->expires = now + n->cfg.binding_timeout;
+    refresh(n, b, now);
     for (size_t i = 0; i < b->n_perms; i++)
       if (b->perms[i].expires > now && same_remote(n->cfg.filtering, &b->perms[i].remote, &p->src))
         b->perms[i].expires = now + n->cfg.binding_timeout;

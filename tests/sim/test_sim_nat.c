@@ -394,6 +394,55 @@ static void test_hole_punching(void **state) {
   }
 }
 
+static void test_port_mapping(void **state) {
+  sim_nat_cfg c;
+  net n;
+  p2pq_addr in = sim_test_addr("192.168.1.2:4433"), ext, ext2, m;
+  (void)state;
+  sim_nat_cfg_default(&c);
+  c.mapping = SIM_APD; /* symmetric, yet an explicit mapping is open to all */
+  c.port_alloc = SIM_PORT_RANDOM;
+  net_init(&n, 11, &c, NULL);
+  assert_int_equal(sim_nat_map_port(n.t.nat[0], &in, 4433, 120 * P2PQ_S, &ext), 0);
+  assert_int_equal(ext.port, 4433);
+  assert_true(p2pq_addr_equal_ip(&ext, &n.t.nat[0]->cfg.pool[0]));
+  assert_int_equal(sim_nat_map_port(n.t.nat[0], &in, 4433, P2PQ_S, &ext2), P2PQ_ERR_EXISTS);
+  assert_int_equal(sim_nat_map_port(n.t.nat[0], &in, 0, 0, &ext2), P2PQ_ERR_INVALID_ARG);
+  assert_true(knock(&n, &ext)); /* unsolicited, from anyone */
+  /* Outbound from the mapped socket uses the mapping for every destination. */
+  assert_int_equal(sim_test_mapped(n.s, n.t.peer[0], &n.peer_rec[0], 4433, &n.s1, &m), 0);
+  assert_true(p2pq_addr_equal(&m, &ext));
+  assert_int_equal(sim_test_mapped(n.s, n.t.peer[0], &n.peer_rec[0], 4433, &n.s2, &m), 0);
+  assert_true(p2pq_addr_equal(&m, &ext));
+  /* Its lifetime outlasts the 30 s idle timeout, then it lapses. */
+  sim_run_until(n.s, 100 * P2PQ_S);
+  assert_true(knock(&n, &ext));
+  sim_run_until(n.s, 125 * P2PQ_S);
+  assert_false(knock(&n, &ext));
+  /* NAT-chosen port. */
+  assert_int_equal(sim_nat_map_port(n.t.nat[0], &in, 0, 10 * P2PQ_S, &ext2), 0);
+  assert_true(ext2.port >= 1024);
+  assert_true(knock(&n, &ext2));
+  sim_free(n.s);
+}
+
+static void test_link_down(void **state) {
+  net n;
+  p2pq_addr m;
+  sim_link *l;
+  (void)state;
+  net_init(&n, 12, NULL, NULL);
+  l = n.t.peer[0]->node.ifaces[0].link;
+  assert_int_equal(sim_test_mapped(n.s, n.t.peer[0], &n.peer_rec[0], 1, &n.s1, &m), 0);
+  sim_link_set_down(l, 1);
+  assert_int_equal(sim_test_mapped(n.s, n.t.peer[0], &n.peer_rec[0], 1, &n.s1, &m),
+                   P2PQ_ERR_TIMEOUT);
+  assert_int_equal(sim_link_dir_from(l, &n.t.peer[0]->node)->stats.drop_down, 1);
+  sim_link_set_down(l, 0);
+  assert_int_equal(sim_test_mapped(n.s, n.t.peer[0], &n.peer_rec[0], 1, &n.s1, &m), 0);
+  sim_free(n.s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_binding_expiry), cmocka_unit_test(test_refresh),
@@ -401,6 +450,7 @@ int main(void) {
       cmocka_unit_test(test_hairpin),        cmocka_unit_test(test_double_nat),
       cmocka_unit_test(test_firewall),       cmocka_unit_test(test_v6_through_nat),
       cmocka_unit_test(test_pooling_and_limits), cmocka_unit_test(test_hole_punching),
+      cmocka_unit_test(test_port_mapping),   cmocka_unit_test(test_link_down),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
