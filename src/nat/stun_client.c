@@ -59,6 +59,8 @@ int p2pq_stun_client_start(p2pq_stun_client *c, p2pq_tstamp now, p2pq_rand_fn ra
   rand(rand_user, c->txid, sizeof(c->txid));
   p2pq_stun_build_init(&b, c->req, sizeof(c->req), P2PQ_STUN_METHOD_BINDING,
                        P2PQ_STUN_REQUEST, c->txid);
+  if (c->cfg.change_request)
+    p2pq_stun_build_u32(&b, P2PQ_STUN_ATTR_CHANGE_REQUEST, c->cfg.change_request);
   if (c->cfg.fingerprint)
     p2pq_stun_build_fingerprint(&b);
   n = p2pq_stun_build_finish(&b);
@@ -107,6 +109,18 @@ static int on_match(p2pq_stun_client *c, const p2pq_stun_msg *m, p2pq_addr *mapp
   return 0;
 }
 
+/* With a CHANGE-REQUEST the answer comes, by design, from the server's other
+ * address: the source check then only wants the same family. */
+static int source_ok(const p2pq_stun_client *c, const p2pq_addr *from) {
+  if (!from)
+    return 0;
+  if (c->cfg.change_request && c->cfg.expect_from.family)
+    return p2pq_addr_equal(from, &c->cfg.expect_from);
+  if (c->cfg.change_request)
+    return from->family == c->server.family && !p2pq_addr_equal(from, &c->server);
+  return p2pq_addr_equal(from, &c->server);
+}
+
 int p2pq_stun_client_on_recv(p2pq_stun_client *c, const uint8_t *p, size_t len,
                              const p2pq_addr *from, p2pq_tstamp now, p2pq_addr *mapped) {
   p2pq_stun_msg m;
@@ -118,8 +132,7 @@ int p2pq_stun_client_on_recv(p2pq_stun_client *c, const uint8_t *p, size_t len,
     c->dropped_malformed++;
     return P2PQ_ERR_MALFORMED;
   }
-  if (memcmp(m.txid, c->txid, sizeof(c->txid)) != 0 || !from ||
-      !p2pq_addr_equal(from, &c->server)) {
+  if (memcmp(m.txid, c->txid, sizeof(c->txid)) != 0 || !source_ok(c, from)) {
     c->dropped_spoofed++;
     return P2PQ_ERR_SPOOFED;
   }
@@ -167,4 +180,11 @@ p2pq_nat_mapping p2pq_stun_mapping_behaviour(const p2pq_addr *local, const p2pq_
     return P2PQ_NAT_MAPPING_UNKNOWN;
   return p2pq_addr_equal(mapped1, mapped2) ? P2PQ_NAT_MAPPING_ENDPOINT_INDEPENDENT
                                            : P2PQ_NAT_MAPPING_DEPENDENT;
+}
+
+p2pq_nat_filtering p2pq_stun_filtering_behaviour(int test2_answered, int test3_answered) {
+  if (test2_answered)
+    return P2PQ_NAT_FILTERING_ENDPOINT_INDEPENDENT;
+  return test3_answered ? P2PQ_NAT_FILTERING_ADDRESS_DEPENDENT
+                        : P2PQ_NAT_FILTERING_ADDRESS_PORT_DEPENDENT;
 }

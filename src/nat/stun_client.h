@@ -14,6 +14,10 @@ typedef struct p2pq_stun_client_cfg {
   unsigned rc;     /* total sends, default 7 */
   unsigned rm;     /* final wait = rm * rto, default 16 */
   int fingerprint; /* add FINGERPRINT to the request (default 1) */
+  uint32_t change_request; /* RFC 5780 CHANGE-REQUEST flags (0x4 IP, 0x2 port); 0: none */
+  /* With change_request: the address the answer must come from (from the
+   * server's OTHER-ADDRESS); family 0 accepts any address but the server's. */
+  p2pq_addr expect_from;
 } p2pq_stun_client_cfg;
 
 void p2pq_stun_client_cfg_default(p2pq_stun_client_cfg *cfg);
@@ -31,7 +35,7 @@ typedef struct p2pq_stun_client {
   p2pq_addr server;
   int state;
   uint8_t txid[P2PQ_STUN_TXID_LEN];
-  uint8_t req[28]; /* header + FINGERPRINT */
+  uint8_t req[36]; /* header + CHANGE-REQUEST + FINGERPRINT */
   size_t req_len;
   unsigned sent;      /* sends so far */
   p2pq_tstamp next;   /* next retransmission or the final deadline */
@@ -79,6 +83,16 @@ typedef enum p2pq_nat_mapping {
   P2PQ_NAT_MAPPING_ENDPOINT_INDEPENDENT, /* same mapping for both servers */
   P2PQ_NAT_MAPPING_DEPENDENT,            /* address (and maybe port) dependent */
 } p2pq_nat_mapping;
+
+/* RFC 5780 4.4 filtering behaviour. test2: did a response with CHANGE-REQUEST
+ * "change IP and port" arrive; test3: did one with "change port" arrive. */
+typedef enum p2pq_nat_filtering {
+  P2PQ_NAT_FILTERING_ENDPOINT_INDEPENDENT = 1,
+  P2PQ_NAT_FILTERING_ADDRESS_DEPENDENT,
+  P2PQ_NAT_FILTERING_ADDRESS_PORT_DEPENDENT,
+} p2pq_nat_filtering;
+
+p2pq_nat_filtering p2pq_stun_filtering_behaviour(int test2_answered, int test3_answered);
 
 p2pq_nat_mapping p2pq_stun_mapping_behaviour(const p2pq_addr *local, const p2pq_addr *server1,
                                              const p2pq_addr *mapped1,

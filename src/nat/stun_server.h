@@ -17,4 +17,23 @@
 int p2pq_stun_server_respond(const uint8_t *req, size_t len, const p2pq_addr *from,
                              const char *software, uint8_t *out, size_t cap);
 
+/* RFC 5780 behaviour discovery: a server with a second IP address and port. */
+#define P2PQ_STUN_CHANGE_IP 0x4u
+#define P2PQ_STUN_CHANGE_PORT 0x2u
+
+typedef struct p2pq_stun_server_opts {
+  const char *software;    /* SOFTWARE, or NULL */
+  p2pq_addr local;         /* address the request arrived on (RESPONSE-ORIGIN) */
+  p2pq_addr other;         /* alternate IP and port (OTHER-ADDRESS); family 0: none */
+} p2pq_stun_server_opts;
+
+/* Like p2pq_stun_server_respond; with opts->local set the success response
+ * also carries RESPONSE-ORIGIN, with opts->other also OTHER-ADDRESS. A
+ * CHANGE-REQUEST is honoured by setting *change (P2PQ_STUN_CHANGE_*): the
+ * caller sends the response from the changed IP and/or port. Without an
+ * alternate address a CHANGE-REQUEST gets 420 (RFC 5780 7.2). */
+int p2pq_stun_server_respond_ex(const uint8_t *req, size_t len, const p2pq_addr *from,
+                                const p2pq_stun_server_opts *opts, uint8_t *out, size_t cap,
+                                uint32_t *change);
+
 #endif

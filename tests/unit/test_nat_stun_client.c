@@ -303,6 +303,63 @@ static void test_mapping_behaviour(void **state) {
                    P2PQ_NAT_MAPPING_UNKNOWN);
 }
 
+static void test_rfc5780(void **state) {
+  p2pq_stun_client c;
+  p2pq_stun_client_cfg cfg;
+  p2pq_stun_server_opts o;
+  uint8_t req[64], resp[256], ctr = 3;
+  size_t n;
+  uint32_t change = 99;
+  int rn;
+  p2pq_addr srv = addr("198.51.100.1:3478"), alt = addr("198.51.100.2:3479"),
+            me = addr("203.0.113.5:40000"), mapped;
+  p2pq_stun_msg m;
+  (void)state;
+  memset(&o, 0, sizeof(o));
+  o.software = "p2pq";
+  o.local = srv;
+  o.other = alt;
+  /* Plain request: RESPONSE-ORIGIN and OTHER-ADDRESS, no change. */
+  p2pq_stun_client_init(&c, NULL, &srv);
+  p2pq_stun_client_start(&c, 0, seq_rand, &ctr, req, sizeof(req), &n);
+  rn = p2pq_stun_server_respond_ex(req, n, &me, &o, resp, sizeof(resp), &change);
+  assert_true(rn > 0);
+  assert_int_equal(change, 0);
+  assert_int_equal(p2pq_stun_client_on_recv(&c, resp, (size_t)rn, &srv, 1, &mapped), 0);
+  assert_true(p2pq_addr_equal(&c.other_address, &alt));
+  assert_true(p2pq_addr_equal(&c.response_origin, &srv));
+  /* Change IP and port: the request carries CHANGE-REQUEST 0x6. */
+  p2pq_stun_client_cfg_default(&cfg);
+  cfg.change_request = P2PQ_STUN_CHANGE_IP | P2PQ_STUN_CHANGE_PORT;
+  cfg.expect_from = alt;
+  p2pq_stun_client_init(&c, &cfg, &srv);
+  p2pq_stun_client_start(&c, 0, seq_rand, &ctr, req, sizeof(req), &n);
+  assert_int_equal(n, 36);
+  assert_int_equal(p2pq_stun_decode(&m, req, n), 0);
+  assert_int_equal(m.change_request, 6);
+  o.local = alt; /* the caller answers from the alternate socket */
+  rn = p2pq_stun_server_respond_ex(req, n, &me, &o, resp, sizeof(resp), &change);
+  assert_int_equal(change, 6);
+  /* From the primary address it is not the answer we asked for. */
+  assert_int_equal(p2pq_stun_client_on_recv(&c, resp, (size_t)rn, &srv, 1, &mapped),
+                   P2PQ_ERR_SPOOFED);
+  assert_int_equal(p2pq_stun_client_on_recv(&c, resp, (size_t)rn, &alt, 1, &mapped), 0);
+  assert_true(p2pq_addr_equal(&mapped, &me));
+  /* A server without an alternate address answers CHANGE-REQUEST with 420. */
+  memset(&o, 0, sizeof(o));
+  rn = p2pq_stun_server_respond_ex(req, n, &me, &o, resp, sizeof(resp), &change);
+  assert_int_equal(p2pq_stun_decode(&m, resp, (size_t)rn), 0);
+  assert_int_equal(m.error_code, 420);
+  assert_int_equal(m.n_unknown_list, 1);
+  assert_int_equal(m.unknown_list[0], P2PQ_STUN_ATTR_CHANGE_REQUEST);
+  assert_int_equal(p2pq_stun_server_respond(req, n, &me, NULL, resp, sizeof(resp)), rn);
+  /* Filtering verdicts. */
+  assert_int_equal(p2pq_stun_filtering_behaviour(1, 1), P2PQ_NAT_FILTERING_ENDPOINT_INDEPENDENT);
+  assert_int_equal(p2pq_stun_filtering_behaviour(0, 1), P2PQ_NAT_FILTERING_ADDRESS_DEPENDENT);
+  assert_int_equal(p2pq_stun_filtering_behaviour(0, 0),
+                   P2PQ_NAT_FILTERING_ADDRESS_PORT_DEPENDENT);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_schedule_exact),
@@ -312,6 +369,7 @@ int main(void) {
       cmocka_unit_test(test_error_and_unknown_in_response),
       cmocka_unit_test(test_server_errors),
       cmocka_unit_test(test_mapping_behaviour),
+      cmocka_unit_test(test_rfc5780),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
