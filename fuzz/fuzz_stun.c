@@ -4,6 +4,7 @@
  * the server's answer, if any, decodes. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "nat/demux.h"
 #include "nat/stun.h"
@@ -29,5 +30,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   n = p2pq_stun_server_respond(data, size, &from, "fuzz", out, sizeof(out));
   if (n > 0 && p2pq_stun_decode(&r, out, (size_t)n) != 0)
     abort();
+  {
+    p2pq_stun_server_opts o;
+    uint32_t change;
+    static const uint8_t ip2[4] = {198, 51, 100, 2};
+    memset(&o, 0, sizeof(o));
+    p2pq_addr_v4(&o.local, ip, 3478);
+    p2pq_addr_v4(&o.other, ip2, 3479);
+    n = p2pq_stun_server_respond_ex(data, size, &from, &o, out, sizeof(out), &change);
+    if (n > 0 && (p2pq_stun_decode(&r, out, (size_t)n) != 0 || (change & ~6u)))
+      abort();
+  }
   return 0;
 }
