@@ -263,6 +263,15 @@ static void test_x509_pin(void **state) {
   assert_memory_equal(peer, fp[0], 32);
   assert_int_equal(p2pq_tls_peer_fingerprint(s.t, peer), P2PQ_ERR_NOT_FOUND);
   assert_string_equal(p2pq_tls_peer_sni(s.t), "server.test");
+  assert_true(s.first_out_len > 4);
+  assert_int_equal(s.first_out[0], 2); /* ServerHello */
+  if (getenv("P2PQ_DUMP_SERVER_HELLO")) { /* seed of fuzz_tls_client: level byte + SH */
+    FILE *f = fopen(getenv("P2PQ_DUMP_SERVER_HELLO"), "wb");
+    assert_non_null(f);
+    assert_int_equal(fputc(0, f), 0);
+    assert_int_equal(fwrite(s.first_out, 1, s.first_out_len, f), s.first_out_len);
+    fclose(f);
+  }
   assert_null(p2pq_tls_peer_sni(c.t));
   assert_int_equal(p2pq_tls_alert(c.t), 0);
   assert_int_equal(p2pq_tls_alert(s.t), 0);
