@@ -42,7 +42,8 @@ void sim_rand_fill(void *sim_ptr, uint8_t *out, size_t len);
 /* ---- links ---- */
 typedef struct sim_link_cfg {
   p2pq_tstamp delay;   /* one-way propagation delay */
-  p2pq_tstamp jitter;  /* extra delay, uniform in [0, jitter]; may reorder */
+  p2pq_tstamp jitter;  /* extra delay, uniform in [0, jitter]; may reorder ... */
+  int keep_order;      /* ... unless set: jitter then never overtakes (FIFO) */
   double loss;         /* independent loss probability */
   /* Gilbert-Elliott burst loss, used when ge_p_gb > 0: per packet the state moves
    * good->bad with ge_p_gb and bad->good with ge_p_bg; a packet is lost with
@@ -71,6 +72,7 @@ typedef struct sim_link_dir {
   uint64_t max_delivered; /* highest sequence delivered + 1 */
   int ge_bad;             /* Gilbert-Elliott state */
   int down;               /* sim_link_set_down: everything is dropped */
+  p2pq_tstamp last_arrival; /* for keep_order */
 } sim_link_dir;
 
 struct sim_link {

@@ -85,6 +85,11 @@ static p2pq_tstamp arrival(sim *s, sim_link_dir *d, p2pq_tstamp sent) {
   p2pq_tstamp t = sent + c->delay;
   if (c->jitter)
     t += sim_rand_below(s, c->jitter + 1);
+  if (c->keep_order) {
+    if (t < d->last_arrival)
+      t = d->last_arrival;
+    d->last_arrival = t;
+  }
   if (c->reorder > 0 && sim_rand_double(s) < c->reorder)
     t += c->reorder_delay;
   return t;

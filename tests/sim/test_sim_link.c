@@ -139,6 +139,16 @@ static void test_delay_jitter(void **state) {
     SIM_ASSERT(seed, t.l->dir[0].stats.reordered == t.k->out_of_order);
     bench_free(&t);
   }
+  /* keep_order: jitter delays but never reorders. */
+  c.keep_order = 1;
+  bench_init(&t, 5, &c, NULL, 2000, 1 * P2PQ_MS, 100);
+  assert_int_equal(t.k->n, 2000);
+  assert_int_equal(t.k->out_of_order, 0);
+  for (int i = 1; i < 2000; i++)
+    assert_true(t.k->first_at[i] >= t.k->first_at[i - 1]);
+  assert_true(t.k->lat[0] >= c.delay && t.k->lat[0] <= c.delay + c.jitter);
+  bench_free(&t);
+  c.keep_order = 0;
   /* Without jitter nothing is reordered and every latency is exact. */
   c.jitter = 0;
   bench_init(&t, 5, &c, NULL, 500, 1 * P2PQ_MS, 100);
