@@ -111,8 +111,10 @@ void p2pq_recovery_reset(p2pq_recovery *rec);
 void p2pq_recovery_set_mds(p2pq_recovery *rec, uint32_t mds);
 
 /* Records a sent packet in env->spaces[pkt->space] (flags above
- * P2PQ_SENT_USER_MASK are ignored). Returns 0, P2PQ_ERR_INVALID_ARG (no such
- * space, or pn / time going backwards) or P2PQ_ERR_NOMEM. */
+ * P2PQ_SENT_USER_MASK are ignored; path_id is taken from rec). Returns 0,
+ * P2PQ_ERR_INVALID_ARG (no such space, or pn / time going backwards) or
+ * P2PQ_ERR_NOMEM; on error nothing was recorded and the caller still owns
+ * pkt->frames. */
 int p2pq_recovery_on_packet_sent(p2pq_recovery *rec, const p2pq_recovery_env *env,
                                  const p2pq_sentpkt *pkt);
 

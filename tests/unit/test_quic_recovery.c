@@ -884,6 +884,128 @@ static void test_lossy_transfer_completes(void **state) {
   }
 }
 
+/* ---- random operations on all three spaces, invariants after each ---- */
+
+#define MC_PN 3000
+typedef struct mc {
+  uint8_t st[P2PQ_PNS_COUNT][MC_PN]; /* 0 unsent, 1 out, 2 acked, 3 lost, 4 discarded */
+  uint32_t size[P2PQ_PNS_COUNT][MC_PN];
+  uint8_t inflight[P2PQ_PNS_COUNT][MC_PN];
+  uint64_t next[P2PQ_PNS_COUNT];
+  uint64_t out_bytes;
+} mc;
+static mc *g_mc;
+
+static void mc_settle(const p2pq_sentpkt *p, uint8_t to) {
+  assert_int_equal(g_mc->st[p->space][p->pn], 1);
+  g_mc->st[p->space][p->pn] = to;
+  if (g_mc->inflight[p->space][p->pn])
+    g_mc->out_bytes -= p->size;
+}
+static void mc_acked(void *u, const p2pq_sentpkt *p) { (void)u; mc_settle(p, 2); }
+static void mc_lost(void *u, const p2pq_sentpkt *p) { (void)u; mc_settle(p, 3); }
+static void mc_disc(void *u, const p2pq_sentpkt *p) { (void)u; mc_settle(p, 4); }
+
+static void test_random_ops_all_spaces(void **state) {
+  mc *m = calloc(1, sizeof(*m));
+  fx *f = fx_new("cubic");
+  p2pq_tstamp now = 0;
+  (void)state;
+  assert_non_null(m);
+  g_mc = m;
+  f->env.on_acked = mc_acked;
+  f->env.on_lost = mc_lost;
+  f->env.on_discarded = mc_disc;
+  f->env.handshake_confirmed = 0;
+  f->env.peer_validated = 0;
+  for (int step = 0; step < 20000; step++) {
+    uint64_t op = rnd() % 100;
+    uint8_t sp = (uint8_t)(rnd() % 3);
+    now += rnd() % (3 * MS);
+    if (!f->env.spaces[sp])
+      sp = P2PQ_PNS_APP;
+    if (op < 50 && m->next[sp] < MC_PN) { /* send */
+      uint64_t pn = m->next[sp]++;
+      uint8_t flags = rnd() % 5 ? AE : (rnd() % 2 ? P2PQ_SENT_IN_FLIGHT : 0);
+      uint32_t size = 20 + (uint32_t)(rnd() % 1300);
+      m->st[sp][pn] = 1;
+      m->size[sp][pn] = size;
+      m->inflight[sp][pn] = (flags & P2PQ_SENT_IN_FLIGHT) != 0;
+      if (m->inflight[sp][pn])
+        m->out_bytes += size;
+      sendp(f, sp, pn, now, size, flags);
+      if (rnd() % 4 == 0)
+        m->next[sp] += rnd() % 3; /* skipped numbers */
+    } else if (op < 85 && m->next[sp] > 0) { /* an ACK with up to 4 ranges */
+      p2pq_recovery_range r[4];
+      p2pq_recovery_ecn e = {0, 0, rnd() % 50};
+      size_t n = 0;
+      uint64_t hi = rnd() % m->next[sp];
+      while (n < 4) {
+        uint64_t lo = hi - (hi ? rnd() % (hi + 1) % 8 : 0);
+        r[n].largest = hi;
+        r[n++].smallest = lo;
+        if (lo < 2)
+          break;
+        hi = lo - 2 - (lo > 2 ? rnd() % (lo - 2) % 5 : 0);
+      }
+      if (r[0].largest > f->q[sp].largest_sent || !f->q[sp].any_sent)
+        continue;
+      assert_int_equal(p2pq_recovery_on_ack_received(&f->rec, &f->env, sp, r, n, rnd() % MS,
+                                                     rnd() % 3 ? NULL : &e, now),
+                       0);
+    } else if (op < 97) { /* timer */
+      p2pq_recovery_action act;
+      p2pq_tstamp t = p2pq_recovery_next_timeout(&f->rec, &f->env);
+      if (t != P2PQ_TSTAMP_MAX && t > now)
+        now = t;
+      p2pq_recovery_on_timeout(&f->rec, &f->env, now, &act);
+      if (act.kind == P2PQ_RECOVERY_PROBE)
+        assert_true(act.probes >= 1 && act.probes <= 2 && act.space < P2PQ_PNS_COUNT);
+    } else if (op == 97 && f->env.spaces[P2PQ_PNS_INITIAL]) {
+      p2pq_recovery_discard_space(&f->rec, &f->env, P2PQ_PNS_INITIAL, now);
+      f->env.spaces[P2PQ_PNS_INITIAL] = NULL;
+      f->env.peer_validated = 1;
+    } else if (op == 98 && !f->env.spaces[P2PQ_PNS_INITIAL] && f->env.spaces[P2PQ_PNS_HANDSHAKE]) {
+      p2pq_recovery_discard_space(&f->rec, &f->env, P2PQ_PNS_HANDSHAKE, now);
+      f->env.spaces[P2PQ_PNS_HANDSHAKE] = NULL;
+      f->env.handshake_confirmed = 1;
+    }
+    /* invariants */
+    {
+      uint64_t sum = 0;
+      for (int i = 0; i < P2PQ_PNS_COUNT; i++)
+        sum += f->q[i].bytes_in_flight;
+      assert_true(f->rec.bytes_in_flight == m->out_bytes);
+      assert_true(sum == m->out_bytes);
+      assert_true(f->rec.cc.cwnd >= 2400);
+      /* an unvalidated client always has a timer, unless only application
+       * data is out before confirmation (RFC 9002 A.8 arms none for it) */
+      int hs_out = 0, any_out = 0;
+      for (int i = 0; i < P2PQ_PNS_COUNT; i++)
+        if (f->env.spaces[i] && f->q[i].ack_eliciting_in_flight) {
+          any_out = 1;
+          hs_out |= i != P2PQ_PNS_APP;
+        }
+      if (!f->env.peer_validated && (hs_out || !any_out))
+        assert_true(p2pq_recovery_next_timeout(&f->rec, &f->env) != P2PQ_TSTAMP_MAX);
+    }
+  }
+  /* the run went through every kind of exit */
+  assert_true(f->rec.pkts_acked > 500 && f->rec.pkts_lost > 500 && f->rec.ptos > 0);
+  assert_true(f->rec.cc.congestion_events > 0);
+  assert_null(f->env.spaces[P2PQ_PNS_INITIAL]);
+  assert_null(f->env.spaces[P2PQ_PNS_HANDSHAKE]);
+  for (int i = 0; i < P2PQ_PNS_COUNT; i++)
+    p2pq_recovery_discard_space(&f->rec, &f->env, (uint8_t)i, now);
+  for (int i = 0; i < P2PQ_PNS_COUNT; i++)
+    for (uint64_t pn = 0; pn < MC_PN; pn++)
+      assert_true(m->st[i][pn] != 1);
+  assert_true(f->rec.bytes_in_flight == 0);
+  fx_free(f);
+  free(m);
+}
+
 static void test_config(void **state) {
   p2pq_recovery rec;
   p2pq_recovery_config bad = {.cc = "vegas"};
@@ -929,6 +1051,7 @@ int main(void) {
       cmocka_unit_test(test_stress_bookkeeping),
       cmocka_unit_test(test_bulk_transfer),
       cmocka_unit_test(test_lossy_transfer_completes),
+      cmocka_unit_test(test_random_ops_all_spaces),
       cmocka_unit_test(test_config),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
