@@ -509,6 +509,224 @@ static void test_map_scheduling(void **state) {
   p2pq_streammap_clear(&m);
 }
 
+/* ---- end to end over a lossy, reordering channel -------------------------------- */
+
+enum { F_STREAM, F_MSD, F_MAXDATA, F_SDB };
+typedef struct sframe {
+  int type;
+  uint64_t id, off, v;
+  size_t len;
+  int fin;
+  uint8_t *data;
+} sframe;
+typedef struct spkt {
+  sframe f[16];
+  int n;
+} spkt;
+
+static uint64_t srng = 99;
+static uint64_t srnd(void) {
+  srng ^= srng >> 12;
+  srng ^= srng << 25;
+  srng ^= srng >> 27;
+  return srng * 2685821657736338717ull;
+}
+
+/* Fills one packet of about 1200 bytes the way a connection would. */
+static int build(p2pq_streammap *m, spkt *p, p2pq_tstamp now) {
+  p2pq_stream *st;
+  size_t room = 1200;
+  p->n = 0;
+  if (p2pq_fc_recv_update_due(&m->fc_recv)) {
+    p->f[p->n++] = (sframe){F_MAXDATA, 0, 0, p2pq_fc_recv_update(&m->fc_recv, 10 * P2PQ_MS, now),
+                            0, 0, NULL};
+    room -= 9;
+  }
+  while (p->n < 14 && (st = p2pq_streammap_next_ctrl(m))) {
+    unsigned w = p2pq_stream_wants(st, &m->fc_send);
+    if (w & P2PQ_STREAM_WANT_MAX_DATA) {
+      p->f[p->n++] = (sframe){F_MSD, st->id, 0, p2pq_stream_max_data_update(st, 10 * P2PQ_MS, now),
+                              0, 0, NULL};
+      room -= 17;
+    }
+    if (w & P2PQ_STREAM_WANT_BLOCKED) {
+      p->f[p->n++] = (sframe){F_SDB, st->id, 0, st->sfc.limit, 0, 0, NULL};
+      p2pq_stream_on_blocked_sent(st);
+      room -= 17;
+    }
+  }
+  while (p->n < 16 && room > 30 && (st = p2pq_streammap_next_data(m))) {
+    p2pq_sendbuf_range r;
+    sframe *f = &p->f[p->n];
+    assert_int_equal(p2pq_stream_next_data(st, &m->fc_send, room - 25, &r), 0);
+    *f = (sframe){F_STREAM, st->id, r.off, 0, r.len, r.fin, malloc(r.len + 1)};
+    memcpy(f->data, r.data, r.len);
+    assert_int_equal(p2pq_stream_on_data_sent(st, &m->fc_send, r.off, r.len, r.fin), 0);
+    p2pq_streammap_rotate(m, st);
+    room -= 25 + r.len;
+    p->n++;
+  }
+  return p->n;
+}
+
+static void deliver(p2pq_streammap *m, const spkt *p) {
+  for (int i = 0; i < p->n; i++) {
+    const sframe *f = &p->f[i];
+    p2pq_stream *st;
+    switch (f->type) {
+    case F_STREAM:
+      assert_int_equal(p2pq_streammap_get(m, f->id, P2PQ_DIR_RECV, &st), 0);
+      if (st)
+        assert_int_equal(p2pq_stream_on_stream(st, &m->fc_recv, f->off, f->data, f->len, f->fin), 0);
+      break;
+    case F_MSD:
+      assert_int_equal(p2pq_streammap_get(m, f->id, P2PQ_DIR_SEND, &st), 0);
+      if (st)
+        assert_true(p2pq_stream_on_max_stream_data(st, f->v) >= 0);
+      break;
+    case F_SDB:
+      assert_int_equal(p2pq_streammap_get(m, f->id, P2PQ_DIR_RECV, &st), 0);
+      if (st)
+        assert_int_equal(p2pq_stream_on_data_blocked(st, f->v), 0);
+      break;
+    default:
+      p2pq_streammap_on_max_data(m, f->v);
+    }
+  }
+}
+
+static void verdict(p2pq_streammap *m, spkt *p, int acked) {
+  for (int i = 0; i < p->n; i++) {
+    sframe *f = &p->f[i];
+    p2pq_stream *st = f->type == F_MAXDATA ? NULL : p2pq_streammap_find(m, f->id);
+    if (f->type == F_MAXDATA && !acked)
+      p2pq_fc_recv_update_lost(&m->fc_recv, f->v);
+    if (st && f->type == F_STREAM)
+      assert_int_equal(acked ? p2pq_stream_on_data_acked(st, f->off, f->len, f->fin)
+                             : p2pq_stream_on_data_lost(st, f->off, f->len, f->fin), 0);
+    if (st && f->type == F_MSD && !acked)
+      p2pq_stream_on_max_data_lost(st, f->v);
+    if (st && f->type == F_SDB && !acked)
+      p2pq_stream_on_blocked_lost(st, f->v);
+    free(f->data);
+    f->data = NULL;
+  }
+}
+
+static void sim_map(p2pq_streammap *m, int is_server) {
+  p2pq_streammap_config cfg = {0};
+  p2pq_streammap_peer peer = {0};
+  cfg.is_server = is_server;
+  cfg.max_streams_bidi = cfg.max_streams_uni = 4;
+  cfg.stream_window_bidi_local = cfg.stream_window_bidi_remote = cfg.stream_window_uni = 16384;
+  cfg.stream_max_window = 1 << 20;
+  cfg.conn_window = 32768;
+  cfg.conn_max_window = 2 << 20;
+  assert_int_equal(p2pq_streammap_init(m, &cfg), 0);
+  peer.max_streams_bidi = peer.max_streams_uni = 4;
+  peer.max_data = 32768;
+  peer.max_stream_data_bidi_local = peer.max_stream_data_bidi_remote = 16384;
+  peer.max_stream_data_uni = 16384;
+  p2pq_streammap_set_peer(m, &peer);
+}
+
+/* A client uploads 1 MB on each of 3 streams (one with a higher urgency) to a
+ * server that answers each, over a channel losing 10% and reordering, with
+ * small initial windows that must auto-tune. Every byte must arrive in order,
+ * every stream must finish and be freed. */
+static void test_lossy_transfer(void **state) {
+  enum { LEN = 1000000, NS = 3 };
+  p2pq_streammap cm, sm;
+  p2pq_stream *st;
+  uint8_t *src = malloc(LEN), buf[4096];
+  uint64_t got[NS] = {0}, resp[NS] = {0};
+  int srv_fin[NS] = {0}, cli_fin[NS] = {0}, done = 0;
+  spkt *pk = malloc(64 * sizeof(*pk));
+  p2pq_tstamp now = 0;
+  (void)state;
+  for (size_t i = 0; i < LEN; i++)
+    src[i] = (uint8_t)(i * 7 + (i >> 8));
+  sim_map(&cm, 0);
+  sim_map(&sm, 1);
+  for (int k = 0; k < NS; k++) {
+    assert_int_equal(p2pq_streammap_open(&cm, 0, &st), 0);
+    if (k == 2)
+      p2pq_stream_set_urgency(st, 1);
+  }
+  for (int round = 0; !done; round++) {
+    assert_true(round < 200000);
+    now += P2PQ_MS;
+    /* client app: keep each upload buffer topped up */
+    for (int k = 0; k < NS; k++) {
+      st = p2pq_streammap_find(&cm, (uint64_t)k * 4);
+      if (st && st->send_state <= P2PQ_SEND_SEND && !st->sb.fin) {
+        uint64_t off = st->sb.len;
+        size_t n = LEN - off > 20000 ? 20000 : (size_t)(LEN - off);
+        if (p2pq_sendbuf_buffered(&st->sb) < 200000)
+          assert_true(p2pq_stream_app_write(st, src + off, n, off + n == LEN) == (int64_t)n);
+      }
+    }
+    /* both directions: build, then lose / reorder / deliver, then ack */
+    for (int dir = 0; dir < 2; dir++) {
+      p2pq_streammap *from = dir ? &sm : &cm, *to = dir ? &cm : &sm;
+      int n = 0;
+      while (n < 64 && build(from, &pk[n], now))
+        n++;
+      for (int i = n - 1; i > 0; i--) {
+        int j = (int)(srnd() % (uint64_t)(i + 1));
+        spkt t = pk[i];
+        pk[i] = pk[j];
+        pk[j] = t;
+      }
+      for (int i = 0; i < n; i++) {
+        int lost = srnd() % 10 == 0;
+        if (!lost)
+          deliver(to, &pk[i]);
+        verdict(from, &pk[i], !lost);
+      }
+    }
+    /* server app: read uploads, answer after the FIN; client reads answers */
+    for (int k = 0; k < NS; k++) {
+      int fin = 0;
+      int64_t r;
+      st = p2pq_streammap_find(&sm, (uint64_t)k * 4);
+      while (st && !srv_fin[k] && (r = p2pq_stream_app_read(st, &sm.fc_recv, buf, sizeof(buf), &fin)) > 0) {
+        assert_memory_equal(buf, src + got[k], (size_t)r);
+        got[k] += (uint64_t)r;
+      }
+      if (st && fin && !srv_fin[k]) {
+        srv_fin[k] = 1;
+        assert_true(got[k] == LEN);
+        assert_int_equal(p2pq_stream_app_write(st, (const uint8_t *)"done", 4, 1), 4);
+      }
+      st = p2pq_streammap_find(&cm, (uint64_t)k * 4);
+      if (st && !cli_fin[k] && p2pq_stream_readable(st)) {
+        r = p2pq_stream_app_read(st, &cm.fc_recv, buf, sizeof(buf), &fin);
+        assert_true(r >= 0);
+        resp[k] += (uint64_t)r;
+        cli_fin[k] = fin;
+      }
+    }
+    p2pq_streammap_gc(&cm);
+    p2pq_streammap_gc(&sm);
+    done = cm.count == 0 && sm.count == 0;
+  }
+  for (int k = 0; k < NS; k++)
+    assert_true(resp[k] == 4 && cli_fin[k] && srv_fin[k]);
+  /* auto-tuning grew the connection window past its 32 KiB start */
+  assert_true(sm.fc_recv.window > 32768);
+  /* the server returned stream credit: 3 of 4 closed is >= half the window */
+  {
+    uint64_t max;
+    assert_int_equal(p2pq_streammap_max_streams_due(&sm, 0, &max), 1);
+    assert_true(max == 7);
+  }
+  p2pq_streammap_clear(&cm);
+  p2pq_streammap_clear(&sm);
+  free(pk);
+  free(src);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ids),
@@ -523,6 +741,7 @@ int main(void) {
       cmocka_unit_test(test_map_max_streams_credit),
       cmocka_unit_test(test_map_10k),
       cmocka_unit_test(test_map_scheduling),
+      cmocka_unit_test(test_lossy_transfer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
