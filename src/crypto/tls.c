@@ -546,8 +546,9 @@ static int tls_fail_own(p2pq_tls *t, int rv, uint8_t alert) {
   return t->err;
 }
 
-/* GnuTLS mis-reads a message header split over two writes, so header bytes
- * are held back in the framer until all four are here. */
+/* GnuTLS 3.7.9 was seen to lose a message whose 4-byte header came split over
+ * two gnutls_handshake_write calls, so header bytes are held back in the
+ * framer until all four are here (bodies may come in any pieces). */
 static int tls_write(p2pq_tls *t, p2pq_level level, const tls_framer *f, uint8_t held,
                      const uint8_t *data, size_t used) {
   gnutls_record_encryption_level_t gl = level_to_gnutls(level);
