@@ -121,6 +121,7 @@ typedef struct p2pq_path {
   size_t mtu;                     /* confirmed max UDP payload */
   size_t probe_size;              /* size in flight, 0 if none */
   uint64_t probe_pn;
+  int probe_sent;
   int probe_fails;
   p2pq_tstamp next_probe_time;
   int pmtud_done;
@@ -186,6 +187,7 @@ struct p2pq_conn {
   int handshake_confirmed;         /* RFC 9001 4.1.2 */
   int handshake_done_pending;
   int peer_address_validated;      /* client: server validated our address */
+  int client_sent_handshake;       /* client: Initial keys can go (RFC 9001 4.9.1) */
 
   /* transport parameters */
   p2pq_tparams local_tp, peer_tp;

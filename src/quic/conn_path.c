@@ -233,8 +233,9 @@ void p2pq_pmtud_start_probe(p2pq_conn *c, int idx) {
 
 void p2pq_pmtud_on_ack(p2pq_conn *c, int idx, uint64_t pn) {
   p2pq_path *p = &c->paths[idx];
-  if (p->probe_size == 0 || pn != p->probe_pn)
+  if (p->probe_size == 0 || !p->probe_sent || pn != p->probe_pn)
     return;
+  p->probe_sent = 0;
   p->mtu = p->probe_size;
   p2pq_recovery_set_mds(&p->rec, (uint32_t)p->mtu);
   p->probe_size = 0;
@@ -246,9 +247,11 @@ void p2pq_pmtud_on_ack(p2pq_conn *c, int idx, uint64_t pn) {
 
 void p2pq_pmtud_on_lost(p2pq_conn *c, int idx, uint64_t pn) {
   p2pq_path *p = &c->paths[idx];
-  if (p->probe_size == 0 || pn != p->probe_pn)
+  if (p->probe_size == 0 || !p->probe_sent || pn != p->probe_pn)
     return;
   p->probe_size = 0;
+  p->probe_sent = 0;
+  p->next_probe_time = 0;
   if (++p->probe_fails >= PMTUD_STEP_FAILS)
     p->pmtud_done = 1; /* RFC 8899: settle on the last confirmed size */
 }

@@ -436,8 +436,11 @@ static int process_packet(p2pq_conn *c, uint8_t *pkt, const p2pq_pkt_hdr *h, int
   note_received(c, space, pn, eliciting, now);
   c->stats.pkts_recv++;
   if (space == P2PQ_PNS_HANDSHAKE && c->is_server) {
-    /* RFC 9001 4.9.1: a server stops using Initial keys on its first Handshake packet */
+    /* RFC 9001 4.9.1: a server stops using Initial keys on its first Handshake
+     * packet, which also proves the client's address (RFC 9000 8.1) */
     p2pq_conn_discard_space(c, P2PQ_PNS_INITIAL, now);
+    if (*path_idx >= 0)
+      c->paths[*path_idx].validated = 1;
   }
   if (*path_idx >= 0 && *path_idx != c->active_path && non_probing && was_largest &&
       c->handshake_confirmed) {

@@ -511,6 +511,8 @@ done:
   po->sent.pn = pn;
   po->sent.space = (uint8_t)space;
   po->sent.path_id = c->paths[path_idx].id;
+  if (space == P2PQ_PNS_HANDSHAKE && !c->is_server)
+    c->client_sent_handshake = 1;
   if (eliciting)
     po->sent.flags = P2PQ_SENT_ACK_ELICITING | P2PQ_SENT_IN_FLIGHT;
   return (int)(w.p - p) + P2PQ_AEAD_TAG_LEN;
@@ -541,6 +543,51 @@ static size_t amplification_room(const p2pq_conn *c, const p2pq_path *p) {
   return allowed > p->bytes_sent ? (size_t)(allowed - p->bytes_sent) : 0;
 }
 
+/* DPLPMTUD probe (RFC 8899 4.1): PING padded to the probe size; its loss says
+ * nothing about congestion. */
+static int write_pmtu_probe(p2pq_conn *c, int path_idx, uint8_t *buf, p2pq_tx *tx,
+                            p2pq_tstamp now) {
+  p2pq_path *p = &c->paths[path_idx];
+  p2pq_pnspace *sp = &c->spaces[P2PQ_PNS_APP];
+  uint64_t pn = sp->next_pn;
+  size_t pn_len = p2pq_pkt_pn_len(pn, sp->sent.any_acked ? sp->sent.largest_acked : UINT64_MAX);
+  size_t pn_offset;
+  pkt_open po;
+  p2pq_wr w;
+  p2pq_wr_init(&w, buf, p->probe_size - P2PQ_AEAD_TAG_LEN);
+  if (p2pq_pkt_write_short(&w, p2pq_conn_dcid(c, path_idx), 0, c->key_phase, (uint32_t)pn,
+                           pn_len, &pn_offset) != 0 ||
+      p2pq_wr_u8(&w, P2PQ_FT_PING) != 0)
+    return 0;
+  memset(w.p, 0, p2pq_wr_left(&w)); /* PADDING */
+  w.p = w.end;
+  sp->next_pn++;
+  memset(&po, 0, sizeof(po));
+  po.active = 1;
+  po.space = P2PQ_PNS_APP;
+  po.start = buf;
+  po.pn_offset = pn_offset;
+  po.pn_len = pn_len;
+  po.pn = pn;
+  po.payload_end = w.p;
+  po.key = tx_key(c, P2PQ_PNS_APP);
+  po.path_idx = path_idx;
+  po.sent.pn = pn;
+  po.sent.space = P2PQ_PNS_APP;
+  po.sent.path_id = p->id;
+  po.sent.flags = P2PQ_SENT_ACK_ELICITING | P2PQ_SENT_IN_FLIGHT | P2PQ_SENT_PMTU_PROBE;
+  p->probe_pn = pn;
+  p->probe_sent = 1;
+  seal(c, &po, now);
+  p->bytes_sent += p->probe_size;
+  c->stats.bytes_sent += p->probe_size;
+  tx->local = p->local;
+  tx->remote = p->remote;
+  tx->ecn = P2PQ_ECN_NOT;
+  tx->segment = p->probe_size;
+  return (int)p->probe_size;
+}
+
 /* Builds one datagram on path_idx; returns its length, 0 if nothing to send. */
 static int write_on_path(p2pq_conn *c, int path_idx, uint8_t *buf, size_t cap, p2pq_tx *tx,
                          p2pq_tstamp now) {
@@ -562,6 +609,9 @@ static int write_on_path(p2pq_conn *c, int path_idx, uint8_t *buf, size_t cap, p
           probing;
   if (path_idx != c->active_path)
     cc_ok = 1; /* path probes are small and not congestion controlled (RFC 9000 9.4) */
+  else if (p->probe_size != 0 && !p->probe_sent && c->handshake_confirmed && cc_ok &&
+           p->probe_size <= cap && p->probe_size <= amp && tx_key(c, P2PQ_PNS_APP) != NULL)
+    return write_pmtu_probe(c, path_idx, buf, tx, now);
   for (space = 0; space < P2PQ_PNS_COUNT; space++) {
     int n;
     if (path_idx != c->active_path && space != P2PQ_PNS_APP)
@@ -654,5 +704,8 @@ int p2pq_conn_write_datagram(p2pq_conn *c, uint8_t *buf, size_t cap, p2pq_tx *tx
         return n;
     }
   }
-  return write_on_path(c, c->active_path, buf, cap, tx, now);
+  n = write_on_path(c, c->active_path, buf, cap, tx, now);
+  if (c->client_sent_handshake && !c->spaces[P2PQ_PNS_INITIAL].discarded)
+    p2pq_conn_discard_space(c, P2PQ_PNS_INITIAL, now);
+  return n;
 }

@@ -218,6 +218,11 @@ int p2pq_conn_tls_feed(p2pq_conn *c, int space, p2pq_tstamp now) {
       c->handshake_done_pending = 1;
       p2pq_conn_discard_space(c, P2PQ_PNS_HANDSHAKE, now);
     }
+    /* spare connection IDs let the peer migrate (RFC 9000 5.1.1) */
+    while (p2pq_cid_issue(c, now) > 0)
+      ;
+    p2pq_path_observe(c, c->active_path);
+    p2pq_conn_touch_idle(c, now);
     p2pq_conn_push_event(c, P2PQ_EV_CONNECTED, 0, 0, NULL);
   }
   return 0;

@@ -513,9 +513,15 @@ int p2pq_endpoint_recv(p2pq_endpoint *ep, const uint8_t *data, size_t len,
   /* not ours (yet) */
   rv = p2pq_pkt_parse(ep->scratch, len, ep->cfg.cid_len, &h);
   if (!(data[0] & 0x80)) {
+    /* a stateless reset carries a random DCID: match it by its token */
+    p2pq_conn *c;
+    for (c = ep->conns; c != NULL; c = c->next_in_ep)
+      if (c->state < CONN_DRAINING && is_stateless_reset(c, data, len)) {
+        p2pq_conn_enter_draining(c, P2PQ_ERR_STATELESS_RESET, now);
+        return 0;
+      }
     /* a short header for an unknown connection: maybe our state was lost */
-    if (ep->cfg.is_server || ep->nconns > 0)
-      send_stateless_reset(ep, &dcid, len, local, remote);
+    send_stateless_reset(ep, &dcid, len, local, remote);
     return P2PQ_ERR_NOT_FOUND;
   }
   if (rv == P2PQ_ERR_UNSUPPORTED) {

@@ -43,9 +43,14 @@ typedef struct net {
   p2pq_conn *cc, *sc;
   p2pq_creds *ccreds, *screds;
   rng r, crng, srng;
-  p2pq_addr caddr, saddr;
+  p2pq_addr caddr, saddr, cli_local;
   p2pq_tstamp now, delay;
   int loss_pct;
+  size_t mtu;          /* datagrams larger than this are dropped (0: no limit) */
+  uint16_t nat_port;   /* non-zero: the client's source port as the server sees it */
+  int srv_migrated, srv_validated, srv_datagrams, cli_observed;
+  p2pq_addr observed;
+  uint64_t big_dropped;
   flight *q;
   size_t qn, qcap;
   uint64_t dropped, delivered;
@@ -63,7 +68,9 @@ static void enqueue(net *n, int to_server, const p2pq_tx *tx, const uint8_t *d, 
   size_t seg = tx->segment ? tx->segment : len;
   while (off < len) {
     size_t l = len - off < seg ? len - off : seg;
-    if (n->loss_pct > 0 && (int)(rng_next(&n->r) % 100) < n->loss_pct) {
+    if (n->mtu != 0 && l > n->mtu) {
+      n->big_dropped++;
+    } else if (n->loss_pct > 0 && (int)(rng_next(&n->r) % 100) < n->loss_pct) {
       n->dropped++;
     } else {
       if (n->qn == n->qcap) {
@@ -73,8 +80,10 @@ static void enqueue(net *n, int to_server, const p2pq_tx *tx, const uint8_t *d, 
       flight *f = &n->q[n->qn++];
       f->at = n->now + n->delay;
       f->to_server = to_server;
-      f->from = to_server ? n->caddr : n->saddr;
-      f->to = to_server ? n->saddr : n->caddr;
+      f->from = tx->local.family != 0 ? tx->local : (to_server ? n->caddr : n->saddr);
+      f->to = tx->remote;
+      if (to_server && n->nat_port)
+        f->from.port = n->nat_port; /* a NAT rewrites the source on the way out */
       f->len = l;
       memcpy(f->data, d + off, l);
     }
@@ -91,6 +100,10 @@ static void drain_events(net *n) {
       n->cli_closed = 1;
       n->cli_close_err = ev.error;
     }
+    if (ev.type == P2PQ_EV_OBSERVED_ADDRESS) {
+      n->cli_observed++;
+      n->observed = ev.addr;
+    }
   }
   while (p2pq_endpoint_poll_event(n->srv, &ev)) {
     if (ev.type == P2PQ_EV_CONN_NEW)
@@ -103,9 +116,18 @@ static void drain_events(net *n) {
     }
     if (ev.type == P2PQ_EV_STREAM_READABLE || ev.type == P2PQ_EV_STREAM_OPENED)
       n->rx_stream = ev.stream_id;
+    if (ev.type == P2PQ_EV_MIGRATED)
+      n->srv_migrated++;
+    if (ev.type == P2PQ_EV_PATH_VALIDATED)
+      n->srv_validated++;
+    if (ev.type == P2PQ_EV_DATAGRAM) {
+      uint8_t d[1500];
+      while (p2pq_conn_recv_datagram(ev.conn, d, sizeof(d)) > 0)
+        n->srv_datagrams++;
+    }
   }
   /* the server sinks everything readable on the stream */
-  if (n->sc != NULL && !n->rx_fin) {
+  if (n->sc != NULL && !n->rx_fin && n->rx_stream != UINT64_MAX) {
     for (;;) {
       uint8_t buf[16384];
       int fin = 0;
@@ -161,6 +183,8 @@ static int step(net *n, p2pq_tstamp limit) {
     memmove(&n->q[qi], &n->q[qi + 1], (n->qn - qi - 1) * sizeof(flight));
     n->qn--;
     n->delivered++;
+    if (!f.to_server && n->nat_port && f.to.port != n->cli_local.port)
+      f.to = n->cli_local; /* ... and back to the inside address */
     p2pq_endpoint_recv(f.to_server ? n->srv : n->cli, f.data, f.len, &f.to, &f.from, 0, n->now);
   } else {
     if (tc <= n->now)
@@ -181,6 +205,7 @@ static void run_until(net *n, p2pq_tstamp limit, int (*done)(net *)) {
 static int handshake_done(net *n) { return n->cli_connected && n->srv_connected; }
 
 static char *g_cert, *g_key;
+static int g_address_discovery;
 static size_t g_cert_len, g_key_len;
 
 static void net_init(net *n, uint64_t seed, int loss, int retry) {
@@ -196,6 +221,8 @@ static void net_init(net *n, uint64_t seed, int loss, int retry) {
   n->loss_pct = loss;
   p2pq_addr_parse(&n->caddr, "192.0.2.1:5000", -1);
   p2pq_addr_parse(&n->saddr, "198.51.100.1:4433", -1);
+  n->cli_local = n->caddr;
+  n->rx_stream = UINT64_MAX;
 
   memset(&cc, 0, sizeof(cc));
   cc.is_server = 1;
@@ -218,7 +245,11 @@ static void net_init(net *n, uint64_t seed, int loss, int retry) {
   cfg.creds = n->screds;
   cfg.settings.retry = retry;
   cfg.settings.max_datagram_frame_size = 1200;
+  if (g_address_discovery)
+    cfg.settings.address_discovery = 0; /* server: provide */
   assert_int_equal(p2pq_endpoint_new(&n->srv, &cfg), 0);
+  if (g_address_discovery)
+    cfg.settings.address_discovery = 1; /* client: receive */
   cfg.is_server = 0;
   cfg.rand_user = &n->crng;
   cfg.creds = n->ccreds;
@@ -237,11 +268,20 @@ static void net_free(net *n) {
   free(n->rx);
 }
 
-static void send_all(net *n, const uint8_t *data, size_t len, p2pq_tstamp limit) {
+typedef void (*midway_fn)(net *n);
+
+static void send_all_hook(net *n, const uint8_t *data, size_t len, p2pq_tstamp limit,
+                          midway_fn midway) {
   uint64_t sid;
   size_t off = 0;
+  int hooked = 0;
   assert_int_equal(p2pq_conn_open_stream(n->cc, 1, &sid), 0);
   while (off < len || !n->rx_fin) {
+    if (midway != NULL && !hooked && n->rx_len >= len / 2) {
+      hooked = 1;
+      midway(n);
+      flush(n);
+    }
     if (off < len) {
       int64_t w = p2pq_stream_write(n->cc, sid, data + off, len - off, 1);
       assert_true(w >= 0);
@@ -251,6 +291,10 @@ static void send_all(net *n, const uint8_t *data, size_t len, p2pq_tstamp limit)
     if (!step(n, limit))
       break;
   }
+}
+
+static void send_all(net *n, const uint8_t *data, size_t len, p2pq_tstamp limit) {
+  send_all_hook(n, data, len, limit, NULL);
 }
 
 static void check_transfer(uint64_t seed, int loss, size_t size, int retry) {
@@ -334,6 +378,191 @@ static void test_garbage_ignored(void **state) {
   net_free(&n);
 }
 
+
+static uint8_t *random_data(uint64_t seed, size_t size) {
+  uint8_t *d = malloc(size);
+  rng r = {seed};
+  rng_fill(&r, d, size);
+  return d;
+}
+
+static void connect_and_send(net *n, size_t size, midway_fn midway, uint64_t seed) {
+  uint8_t *data = random_data(seed, size);
+  run_until(n, n->now + 30 * P2PQ_S, handshake_done);
+  assert_true(handshake_done(n));
+  send_all_hook(n, data, size, n->now + 120 * P2PQ_S, midway);
+  if (n->rx_len != size || memcmp(n->rx, data, size) != 0)
+    fail_msg("seed %llu: received %zu of %zu bytes (fin %d)", (unsigned long long)seed, n->rx_len,
+             size, n->rx_fin);
+  free(data);
+}
+
+static void test_pmtud(void **state) {
+  net n;
+  p2pq_conn_stats st;
+  (void)state;
+  net_init(&n, 60, 0, 0);
+  n.mtu = 1400;
+  connect_and_send(&n, 512 << 10, NULL, 60);
+  p2pq_conn_get_stats(n.cc, &st);
+  assert_int_equal(st.pmtu, 1400); /* 1452 probes die, 1400 is confirmed */
+  assert_true(n.big_dropped > 0);
+  net_free(&n);
+}
+
+static void do_key_update(net *n) { assert_int_equal(p2pq_conn_key_update(n->cc, n->now), 0); }
+
+static void test_key_update(void **state) {
+  net n;
+  p2pq_conn_stats cs, ss;
+  (void)state;
+  net_init(&n, 61, 2, 0);
+  connect_and_send(&n, 512 << 10, do_key_update, 61);
+  p2pq_conn_get_stats(n.cc, &cs);
+  p2pq_conn_get_stats(n.sc, &ss);
+  assert_true(cs.key_updates >= 1);
+  assert_true(ss.key_updates >= 1); /* the server followed the client's update */
+  /* a second update, from the server this time, also goes through */
+  assert_int_equal(p2pq_conn_key_update(n.sc, n.now), 0);
+  n.rx_fin = 0;
+  n.rx_len = 0;
+  n.rx_stream = UINT64_MAX;
+  connect_and_send(&n, 64 << 10, NULL, 62);
+  p2pq_conn_get_stats(n.cc, &cs);
+  assert_true(cs.key_updates >= 2);
+  net_free(&n);
+}
+
+static void rebind(net *n) { n->nat_port = n->nat_port == 0 ? 40001 : n->nat_port + 1; }
+
+static void test_nat_rebinding(void **state) {
+  net n;
+  (void)state;
+  net_init(&n, 62, 0, 0);
+  n.nat_port = 40000;
+  connect_and_send(&n, 1 << 20, rebind, 62);
+  assert_true(n.srv_migrated >= 1);  /* the server followed the new port */
+  assert_true(n.srv_validated >= 1); /* ... and validated it */
+  assert_false(n.cli_closed);
+  net_free(&n);
+}
+
+static void migrate(net *n) {
+  p2pq_addr a;
+  p2pq_addr_parse(&a, "192.0.2.77:6000", -1);
+  assert_int_equal(p2pq_conn_migrate(n->cc, &a, n->now), 0);
+  n->cli_local = a;
+}
+
+static void test_active_migration(void **state) {
+  net n;
+  (void)state;
+  net_init(&n, 63, 1, 0);
+  connect_and_send(&n, 1 << 20, migrate, 63);
+  assert_true(n.srv_migrated >= 1);
+  assert_true(n.srv_validated >= 1);
+  net_free(&n);
+}
+
+static void test_datagrams(void **state) {
+  net n;
+  uint8_t d[100];
+  (void)state;
+  net_init(&n, 64, 0, 0);
+  run_until(&n, n.now + 10 * P2PQ_S, handshake_done);
+  memset(d, 7, sizeof(d));
+  for (int i = 0; i < 10; i++)
+    assert_int_equal(p2pq_conn_send_datagram(n.cc, d, sizeof(d)), 0);
+  /* too large for the peer's max_datagram_frame_size (1200) */
+  {
+    uint8_t big[1300] = {0};
+    assert_int_equal(p2pq_conn_send_datagram(n.cc, big, sizeof(big)), P2PQ_ERR_LIMIT);
+  }
+  flush(&n);
+  for (int i = 0; i < 100 && step(&n, n.now + 5 * P2PQ_S); i++)
+    ;
+  assert_int_equal(n.srv_datagrams, 10);
+  net_free(&n);
+}
+
+static int cli_closed(net *n) { return n->cli_closed; }
+
+static void test_idle_timeout(void **state) {
+  net n;
+  (void)state;
+  net_init(&n, 65, 0, 0);
+  run_until(&n, n.now + 10 * P2PQ_S, handshake_done);
+  n.loss_pct = 100; /* the network goes silent */
+  p2pq_tstamp start = n.now;
+  run_until(&n, n.now + 120 * P2PQ_S, cli_closed);
+  assert_true(n.cli_closed);
+  assert_int_equal(n.cli_close_err, P2PQ_ERR_IDLE_TIMEOUT);
+  assert_true(n.now - start >= 29 * P2PQ_S && n.now - start <= 35 * P2PQ_S);
+  net_free(&n);
+}
+
+static void test_stateless_reset(void **state) {
+  net n;
+  (void)state;
+  net_init(&n, 66, 0, 0);
+  run_until(&n, n.now + 10 * P2PQ_S, handshake_done);
+  run_until(&n, n.now + 1 * P2PQ_S, cli_closed); /* let HANDSHAKE_DONE settle */
+  /* the server forgets the connection without a word */
+  p2pq_conn_free(n.sc);
+  n.sc = NULL;
+  assert_int_equal(p2pq_conn_send_datagram(n.cc, (const uint8_t *)"x", 1), 0);
+  flush(&n);
+  run_until(&n, n.now + 60 * P2PQ_S, cli_closed);
+  assert_true(n.cli_closed);
+  assert_int_equal(n.cli_close_err, P2PQ_ERR_STATELESS_RESET);
+  net_free(&n);
+}
+
+static void test_version_negotiation(void **state) {
+  net n;
+  uint8_t pkt[1200], out[1500];
+  p2pq_tx tx;
+  int len;
+  (void)state;
+  net_init(&n, 67, 0, 0);
+  memset(pkt, 0, sizeof(pkt));
+  pkt[0] = 0xc0;
+  pkt[1] = 0x1a; pkt[2] = 0x2a; pkt[3] = 0x3a; pkt[4] = 0x4a; /* unknown version */
+  pkt[5] = 8; memset(pkt + 6, 0xaa, 8);                        /* DCID */
+  pkt[14] = 4; memset(pkt + 15, 0xbb, 4);                      /* SCID */
+  p2pq_endpoint_recv(n.srv, pkt, sizeof(pkt), &n.saddr, &n.caddr, 0, n.now);
+  len = p2pq_endpoint_send(n.srv, out, sizeof(out), 1, &tx, n.now);
+  assert_true(len > 0);
+  assert_true(out[0] & 0x80);
+  assert_memory_equal(out + 1, "\0\0\0\0", 4);  /* version 0: VN */
+  assert_int_equal(out[5], 4);                    /* DCID = the client's SCID */
+  assert_memory_equal(out + 6, "\xbb\xbb\xbb\xbb", 4);
+  assert_true(p2pq_addr_equal(&tx.remote, &n.caddr));
+  /* and the v1 version is listed */
+  int found = 0;
+  for (int off = 6 + 4 + 1 + 8; off + 4 <= len; off += 4)
+    if (memcmp(out + off, "\0\0\0\1", 4) == 0)
+      found = 1;
+  assert_true(found);
+  net_free(&n);
+}
+
+static void test_observed_address(void **state) {
+  net n;
+  (void)state;
+  net_init(&n, 68, 0, 0);
+  /* re-create both endpoints with address discovery on */
+  net_free(&n);
+  g_address_discovery = 1;
+  net_init(&n, 68, 0, 0);
+  n.nat_port = 41000;
+  connect_and_send(&n, 256 << 10, rebind, 68);
+  g_address_discovery = 0;
+  assert_true(n.cli_observed >= 2); /* first mapping, then the rebinding */
+  assert_int_equal(n.observed.port, 41001);
+  net_free(&n);
+}
+
 static int setup(void **state) {
   (void)state;
   return p2pq_cert_self_signed("localhost", 3600, &g_cert, &g_cert_len, &g_key, &g_key_len);
@@ -351,6 +580,11 @@ int main(void) {
       cmocka_unit_test(test_handshake),      cmocka_unit_test(test_transfer_clean),
       cmocka_unit_test(test_transfer_loss),  cmocka_unit_test(test_retry),
       cmocka_unit_test(test_close),          cmocka_unit_test(test_garbage_ignored),
+      cmocka_unit_test(test_pmtud),          cmocka_unit_test(test_key_update),
+      cmocka_unit_test(test_nat_rebinding),  cmocka_unit_test(test_active_migration),
+      cmocka_unit_test(test_datagrams),      cmocka_unit_test(test_idle_timeout),
+      cmocka_unit_test(test_stateless_reset), cmocka_unit_test(test_version_negotiation),
+      cmocka_unit_test(test_observed_address),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
