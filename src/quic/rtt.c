@@ -42,9 +42,17 @@ void p2pq_rtt_update(p2pq_rtt *r, p2pq_tstamp latest_rtt, p2pq_tstamp ack_delay,
   r->smoothed = (7 * r->smoothed + adjusted) / 8;
 }
 
+/* Saturating: absurd inputs give "never", not a wrapped-around soon. */
+static p2pq_tstamp sadd(p2pq_tstamp a, p2pq_tstamp b) {
+  return a > P2PQ_TSTAMP_MAX - b ? P2PQ_TSTAMP_MAX : a + b;
+}
+static p2pq_tstamp smul(p2pq_tstamp a, unsigned k) {
+  return a > P2PQ_TSTAMP_MAX / k ? P2PQ_TSTAMP_MAX : a * k;
+}
+
 p2pq_tstamp p2pq_rtt_pto_base(const p2pq_rtt *r) {
-  p2pq_tstamp v = 4 * r->rttvar;
-  return r->smoothed + (v > P2PQ_GRANULARITY ? v : P2PQ_GRANULARITY);
+  p2pq_tstamp v = smul(r->rttvar, 4);
+  return sadd(r->smoothed, v > P2PQ_GRANULARITY ? v : P2PQ_GRANULARITY);
 }
 
 p2pq_tstamp p2pq_rtt_loss_delay(const p2pq_rtt *r) {
@@ -54,5 +62,5 @@ p2pq_tstamp p2pq_rtt_loss_delay(const p2pq_rtt *r) {
 }
 
 p2pq_tstamp p2pq_rtt_pc_duration(const p2pq_rtt *r, p2pq_tstamp max_ack_delay) {
-  return (p2pq_rtt_pto_base(r) + max_ack_delay) * 3;
+  return smul(sadd(p2pq_rtt_pto_base(r), max_ack_delay), 3);
 }
