@@ -938,6 +938,40 @@ static void test_hello_retry(void **state) {
   plain_server_free(&ps);
 }
 
+/* Each QUIC v1 cipher suite maps to its AEAD and secret length. */
+static void test_cipher_suites(void **state) {
+  static const struct {
+    const char *prio;
+    p2pq_aead_alg alg;
+    size_t secret_len;
+  } cases[] = {
+      {PLAIN_PRIO ":-CIPHER-ALL:+AES-128-GCM", P2PQ_AEAD_AES_128_GCM, 32},
+      {PLAIN_PRIO ":-CIPHER-ALL:+AES-256-GCM", P2PQ_AEAD_AES_256_GCM, 48},
+      {PLAIN_PRIO ":-CIPHER-ALL:+CHACHA20-POLY1305", P2PQ_AEAD_CHACHA20_POLY1305, 32},
+  };
+  p2pq_creds *cc;
+  plain_server ps;
+  side c;
+  (void)state;
+  cc = creds_client(P2PQ_VERIFY_NONE, NULL, 0, NULL);
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    plain_server_new(&ps, cases[i].prio, 1, 1);
+    side_new(&c, cc, ALPN_C, 2, NULL, CLIENT_PARAMS, sizeof(CLIENT_PARAMS));
+    assert_int_equal(p2pq_tls_start(c.t), 0);
+    plain_pump(&c, &ps);
+    assert_int_equal(c.rc, 0);
+    assert_true(p2pq_tls_is_done(c.t));
+    for (int l = P2PQ_LEVEL_HANDSHAKE; l <= P2PQ_LEVEL_APP; l++) {
+      assert_int_equal(c.alg[l], cases[i].alg);
+      assert_int_equal(c.rx_len[l], cases[i].secret_len);
+      assert_int_equal(c.tx_len[l], cases[i].secret_len);
+    }
+    p2pq_tls_free(c.t);
+    plain_server_free(&ps);
+  }
+  p2pq_creds_free(cc);
+}
+
 /* A server without quic_transport_parameters, or without ALPN. */
 static void test_client_checks_server_extensions(void **state) {
   p2pq_creds *cc;
@@ -1130,6 +1164,7 @@ int main(void) {
       cmocka_unit_test(test_ca_client_auth),
       cmocka_unit_test(test_hello_retry),
       cmocka_unit_test(test_client_checks_server_extensions),
+      cmocka_unit_test(test_cipher_suites),
       cmocka_unit_test(test_keylog),
       cmocka_unit_test(test_params_rejected_by_callback),
       cmocka_unit_test(test_missing_params),
