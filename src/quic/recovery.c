@@ -69,6 +69,8 @@ static int sentq_append(p2pq_sentq *q, const p2pq_sentpkt *pkt, p2pq_sentpkt **o
     q->ack_eliciting_in_flight++;
     q->last_ack_eliciting = s->time_sent;
   }
+  if (s->flags & P2PQ_SENT_ECT0)
+    q->ect0_sent++;
   *out = s;
   return 0;
 }
@@ -202,6 +204,7 @@ void p2pq_recovery_clear(p2pq_recovery *rec) {
 }
 
 void p2pq_recovery_reset(p2pq_recovery *rec) {
+  rec->ecn_failed = 0;
   p2pq_rtt_reset(&rec->rtt);
   p2pq_cc_reset(&rec->cc);
   p2pq_pacer_init(&rec->pacer, rec->cc.mds, rec->pacer.burst);
@@ -345,6 +348,7 @@ typedef struct acked_sum {
   uint64_t largest_pn;
   p2pq_tstamp largest_time;
   p2pq_recovery *largest_owner; /* its path takes the RTT sample */
+  uint64_t ect0;                /* newly acked packets sent with ECT(0) */
   uint64_t growth; /* bytes that may grow cwnd */
 } acked_sum;
 
@@ -368,12 +372,39 @@ static void ack_range(p2pq_recovery *rec, const p2pq_recovery_env *env, p2pq_sen
     }
     if (s->flags & P2PQ_SENT_ACK_ELICITING)
       a->ack_eliciting = 1;
+    if (s->flags & P2PQ_SENT_ECT0)
+      a->ect0++;
     if (o == rec && (s->flags & P2PQ_SENT_IN_FLIGHT) && !p2pq_cc_in_recovery(&rec->cc, s->time_sent))
       a->growth += s->size;
     rec->pkts_acked++;
     if (env->on_acked)
       env->on_acked(env->user, s);
   }
+}
+
+/* ECN validation (RFC 9000 13.4.2.1) and the CE signal (RFC 9002 7.1), for an
+ * ACK that raised the largest acknowledged. Returns 1 if the window was cut. */
+static int process_ecn(p2pq_recovery *rec, p2pq_sentq *q, const p2pq_recovery_ecn *ecn,
+                       const acked_sum *a, p2pq_tstamp now) {
+  int cut = 0;
+  if (rec->ecn_failed)
+    return 0;
+  if (!ecn) {
+    /* marked packets acknowledged without counts: the path bleaches ECN */
+    rec->ecn_failed = a->ect0 > 0;
+    return 0;
+  }
+  if (ecn->ect0 < q->ecn_ect0 || ecn->ect1 < q->ecn_ect1 || ecn->ce < q->ecn_ce ||
+      ecn->ect1 > 0 || ecn->ect0 + ecn->ce > q->ect0_sent ||
+      (ecn->ect0 - q->ecn_ect0) + (ecn->ce - q->ecn_ce) < a->ect0) {
+    rec->ecn_failed = 1;
+    return 0;
+  }
+  if (ecn->ce > q->ecn_ce)
+    cut = p2pq_cc_on_congestion_event(&rec->cc, a->largest_time, now);
+  q->ecn_ect0 = ecn->ect0;
+  q->ecn_ce = ecn->ce;
+  return cut;
 }
 
 int p2pq_recovery_on_ack_received(p2pq_recovery *rec, const p2pq_recovery_env *env,
@@ -383,7 +414,7 @@ int p2pq_recovery_on_ack_received(p2pq_recovery *rec, const p2pq_recovery_env *e
   p2pq_sentq *q;
   acked_sum a = {0};
   p2pq_cc_ack info;
-  int rc, cut = 0, sampled = 0;
+  int rc, cut = 0, sampled = 0, raised = 0;
   if (space >= P2PQ_PNS_COUNT || !(q = env->spaces[space]))
     return P2PQ_ERR_INVALID_ARG;
   if ((rc = check_ranges(q, ranges, nranges)) < 0)
@@ -391,6 +422,7 @@ int p2pq_recovery_on_ack_received(p2pq_recovery *rec, const p2pq_recovery_env *e
   if (!q->any_acked || ranges[0].largest > q->largest_acked) {
     q->largest_acked = ranges[0].largest;
     q->any_acked = 1;
+    raised = 1;
   }
   /* Ranges descend: once one lies below the oldest record, the rest do too. */
   for (size_t i = 0; i < nranges && q->len && ranges[i].largest >= slot(q, 0)->pn; i++)
@@ -405,11 +437,9 @@ int p2pq_recovery_on_ack_received(p2pq_recovery *rec, const p2pq_recovery_env *e
     p2pq_rtt_update(&a.largest_owner->rtt, now - a.largest_time, space == P2PQ_PNS_INITIAL ? 0 : ack_delay,
                     env->max_ack_delay, env->handshake_confirmed, now);
   }
-  /* A rise in the CE count is a congestion signal (RFC 9002 7.1). */
-  if (ecn && ecn->ce > q->ecn_ce) {
-    q->ecn_ce = ecn->ce;
-    cut |= p2pq_cc_on_congestion_event(&rec->cc, a.largest_time, now);
-  }
+  /* Counts in reordered ACKs may be stale: only a raised largest counts. */
+  if (raised)
+    cut |= process_ecn(rec, q, ecn, &a, now);
   cut |= detect_lost(rec, env, q, now);
   /* A window cut starts a recovery period that covers every packet acked
    * here, so none of them may grow the window. */

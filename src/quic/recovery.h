@@ -33,8 +33,13 @@
  * acknowledged packet was sent on). Persistent congestion is judged per
  * call from the packets of the calling path only.
  *
- * Not done here: ECN validation (RFC 9000 13.4.2; the connection checks the
- * counts and passes ecn = NULL when they fail), undo of spurious loss cuts. */
+ * ECN: mark packets sent with ECT(0) with P2PQ_SENT_ECT0 and pass the ACK
+ * frame's counts (NULL for a plain ACK). Counts are validated (RFC 9000
+ * 13.4.2.1) on ACKs that raise the largest acknowledged; a rise in CE is a
+ * congestion signal. Once validation fails p2pq_recovery_ecn_ok() is 0 and
+ * the connection should stop marking on this path.
+ *
+ * Not done here: undo of window cuts for spurious losses. */
 #ifndef P2PQ_QUIC_RECOVERY_H
 #define P2PQ_QUIC_RECOVERY_H
 
@@ -97,6 +102,7 @@ struct p2pq_recovery {
   uint64_t peak_in_flight; /* highest bytes_in_flight since the last ACK */
   uint32_t pto_count;
   uint16_t path_id;
+  uint8_t ecn_failed;   /* ECN validation failed on this path */
   p2pq_tstamp arm_time; /* last SetLossDetectionTimer() */
   /* statistics */
   uint64_t pkts_sent, pkts_acked, pkts_lost, bytes_lost, ptos;
@@ -162,6 +168,8 @@ static inline uint64_t p2pq_recovery_bytes_in_flight(const p2pq_recovery *rec) {
   return rec->bytes_in_flight;
 }
 static inline uint64_t p2pq_recovery_cwnd(const p2pq_recovery *rec) { return rec->cc.cwnd; }
+/* 1 while ECT(0) marking may continue on this path. */
+static inline int p2pq_recovery_ecn_ok(const p2pq_recovery *rec) { return !rec->ecn_failed; }
 /* bytes_in_flight + bytes <= cwnd */
 static inline int p2pq_recovery_can_send(const p2pq_recovery *rec, uint32_t bytes) {
   return rec->bytes_in_flight + bytes <= rec->cc.cwnd;

@@ -35,7 +35,8 @@ enum {
   P2PQ_SENT_IN_FLIGHT = 0x02,     /* counts toward bytes_in_flight (ack-eliciting or PADDING) */
   P2PQ_SENT_PMTU_PROBE = 0x04,    /* its loss is not a congestion signal */
   P2PQ_SENT_PROBE = 0x08,         /* sent because a PTO fired (informational) */
-  P2PQ_SENT_USER_MASK = 0x0f,
+  P2PQ_SENT_ECT0 = 0x10,          /* sent with the ECT(0) codepoint */
+  P2PQ_SENT_USER_MASK = 0x1f,
   P2PQ_SENT_ACKED = 0x40,         /* (table) tombstone: acknowledged */
   P2PQ_SENT_LOST = 0x80,          /* (table) tombstone: declared lost or discarded */
 };
@@ -67,7 +68,9 @@ typedef struct p2pq_sentq {
   p2pq_tstamp last_ack_eliciting;   /* time_of_last_ack_eliciting_packet */
   size_t ack_eliciting_in_flight;   /* live packets that are both */
   uint64_t bytes_in_flight;         /* live in-flight bytes of this space */
-  uint64_t ecn_ce;                  /* largest ECN-CE count the peer reported */
+  /* ECN counts the peer last reported, and what we sent marked */
+  uint64_t ecn_ect0, ecn_ect1, ecn_ce;
+  uint64_t ect0_sent;
 } p2pq_sentq;
 
 int p2pq_sentq_init(p2pq_sentq *q, uint8_t space);

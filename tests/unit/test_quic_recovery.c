@@ -319,41 +319,95 @@ static void test_pmtu_probe_loss_no_congestion(void **state) {
   fx_free(f);
 }
 
+#define ECT (AE | P2PQ_SENT_ECT0)
+
+static int ack_ecn(fx *f, uint64_t lo, uint64_t hi, uint64_t ect0, uint64_t ect1, uint64_t ce,
+                   p2pq_tstamp now) {
+  p2pq_recovery_range r = {lo, hi};
+  p2pq_recovery_ecn e = {ect0, ect1, ce};
+  return p2pq_recovery_on_ack_received(&f->rec, &f->env, P2PQ_PNS_APP, &r, 1, 0, &e, now);
+}
+
 static void test_ecn_ce(void **state) {
   fx *f = fx_new("newreno");
-  p2pq_recovery_range r = {0, 1};
-  p2pq_recovery_ecn e = {.ect0 = 2, .ce = 0};
   (void)state;
   f->rec.cc.cwnd = 48000;
-  sendp(f, P2PQ_PNS_APP, 0, 1 * MS, 1200, AE);
-  sendp(f, P2PQ_PNS_APP, 1, 2 * MS, 1200, AE);
-  assert_int_equal(p2pq_recovery_on_ack_received(&f->rec, &f->env, P2PQ_PNS_APP, &r, 1, 0, &e,
-                                                 30 * MS),
-                   0);
+  sendp(f, P2PQ_PNS_APP, 0, 1 * MS, 1200, ECT);
+  sendp(f, P2PQ_PNS_APP, 1, 2 * MS, 1200, ECT);
+  assert_int_equal(ack_ecn(f, 0, 1, 2, 0, 0, 30 * MS), 0);
   assert_int_equal(f->rec.cc.congestion_events, 0);
-  sendp(f, P2PQ_PNS_APP, 2, 40 * MS, 1200, AE);
-  sendp(f, P2PQ_PNS_APP, 3, 41 * MS, 1200, AE);
-  r.smallest = r.largest = 2;
-  e.ce = 1;
-  assert_int_equal(p2pq_recovery_on_ack_received(&f->rec, &f->env, P2PQ_PNS_APP, &r, 1, 0, &e,
-                                                 70 * MS),
-                   0);
+  sendp(f, P2PQ_PNS_APP, 2, 40 * MS, 1200, ECT);
+  sendp(f, P2PQ_PNS_APP, 3, 41 * MS, 1200, ECT);
+  /* a CE mark is a congestion signal */
+  assert_int_equal(ack_ecn(f, 2, 2, 2, 0, 1, 70 * MS), 0);
   assert_int_equal(f->rec.cc.congestion_events, 1);
   assert_int_equal(f->rec.cc.cwnd, 24000);
-  /* a higher count for a packet sent before the recovery start: no new cut */
-  r.smallest = r.largest = 3;
-  e.ce = 2;
-  assert_int_equal(p2pq_recovery_on_ack_received(&f->rec, &f->env, P2PQ_PNS_APP, &r, 1, 0, &e,
-                                                 71 * MS),
-                   0);
+  /* another for a packet sent before the recovery start: no new cut */
+  assert_int_equal(ack_ecn(f, 3, 3, 2, 0, 2, 71 * MS), 0);
   assert_int_equal(f->rec.cc.congestion_events, 1);
   /* the same count again is no signal */
-  sendp(f, P2PQ_PNS_APP, 4, 80 * MS, 1200, AE);
-  r.smallest = r.largest = 4;
-  assert_int_equal(p2pq_recovery_on_ack_received(&f->rec, &f->env, P2PQ_PNS_APP, &r, 1, 0, &e,
-                                                 110 * MS),
-                   0);
+  sendp(f, P2PQ_PNS_APP, 4, 80 * MS, 1200, ECT);
+  assert_int_equal(ack_ecn(f, 4, 4, 3, 0, 2, 110 * MS), 0);
   assert_int_equal(f->rec.cc.congestion_events, 1);
+  assert_true(p2pq_recovery_ecn_ok(&f->rec));
+  /* a CE rise after the recovery period cuts again */
+  sendp(f, P2PQ_PNS_APP, 5, 120 * MS, 1200, ECT);
+  assert_int_equal(ack_ecn(f, 5, 5, 3, 0, 3, 150 * MS), 0);
+  assert_int_equal(f->rec.cc.congestion_events, 2);
+  fx_free(f);
+}
+
+static void test_ecn_validation(void **state) {
+  fx *f = fx_new("newreno");
+  (void)state;
+  /* marked packets acknowledged without counts: ECN is bleached */
+  sendp(f, P2PQ_PNS_APP, 0, 1 * MS, 1200, ECT);
+  assert_int_equal(ack1(f, P2PQ_PNS_APP, 0, 0, 0, 30 * MS), 0);
+  assert_false(p2pq_recovery_ecn_ok(&f->rec));
+  /* from then on CE is ignored */
+  sendp(f, P2PQ_PNS_APP, 1, 40 * MS, 1200, ECT);
+  assert_int_equal(ack_ecn(f, 1, 1, 0, 0, 1, 70 * MS), 0);
+  assert_int_equal(f->rec.cc.congestion_events, 0);
+  /* a new path starts over */
+  p2pq_recovery_reset(&f->rec);
+  assert_true(p2pq_recovery_ecn_ok(&f->rec));
+  fx_free(f);
+
+  /* counts that grow less than the marked packets acknowledged */
+  f = fx_new("newreno");
+  sendp(f, P2PQ_PNS_APP, 0, 1 * MS, 1200, ECT);
+  sendp(f, P2PQ_PNS_APP, 1, 2 * MS, 1200, ECT);
+  assert_int_equal(ack_ecn(f, 0, 1, 1, 0, 0, 30 * MS), 0);
+  assert_false(p2pq_recovery_ecn_ok(&f->rec));
+  fx_free(f);
+
+  /* ECT(1) we never sent */
+  f = fx_new("newreno");
+  sendp(f, P2PQ_PNS_APP, 0, 1 * MS, 1200, ECT);
+  assert_int_equal(ack_ecn(f, 0, 0, 0, 1, 0, 30 * MS), 0);
+  assert_false(p2pq_recovery_ecn_ok(&f->rec));
+  fx_free(f);
+
+  /* more marks reported than packets sent marked */
+  f = fx_new("newreno");
+  sendp(f, P2PQ_PNS_APP, 0, 1 * MS, 1200, ECT);
+  assert_int_equal(ack_ecn(f, 0, 0, 5, 0, 0, 30 * MS), 0);
+  assert_false(p2pq_recovery_ecn_ok(&f->rec));
+  fx_free(f);
+
+  /* a reordered ACK (largest not raised) with older, lower counts is
+   * ignored, neither a failure nor a signal */
+  f = fx_new("newreno");
+  for (uint64_t i = 0; i < 2; i++)
+    sendp(f, P2PQ_PNS_APP, i, (1 + i) * MS, 1200, ECT);
+  assert_int_equal(ack_ecn(f, 1, 1, 1, 0, 0, 30 * MS), 0);
+  assert_int_equal(ack_ecn(f, 0, 0, 0, 0, 1, 31 * MS), 0);
+  assert_true(p2pq_recovery_ecn_ok(&f->rec));
+  assert_int_equal(f->rec.cc.congestion_events, 0);
+  /* unmarked packets with plain ACKs are fine */
+  sendp(f, P2PQ_PNS_APP, 4, 40 * MS, 1200, AE);
+  assert_int_equal(ack1(f, P2PQ_PNS_APP, 4, 4, 0, 70 * MS), 0);
+  assert_true(p2pq_recovery_ecn_ok(&f->rec));
   fx_free(f);
 }
 
@@ -1063,6 +1117,7 @@ int main(void) {
       cmocka_unit_test(test_spurious_loss_not_double_counted),
       cmocka_unit_test(test_pmtu_probe_loss_no_congestion),
       cmocka_unit_test(test_ecn_ce),
+      cmocka_unit_test(test_ecn_validation),
       cmocka_unit_test(test_pto_backoff_and_reset),
       cmocka_unit_test(test_pto_spaces_and_handshake_rules),
       cmocka_unit_test(test_client_anti_deadlock_pto),
