@@ -11,8 +11,10 @@
 
 typedef struct p2pq_recvbuf_chunk {
   uint64_t bits[WORDS]; /* bit i set: byte i of this chunk was received */
-  uint8_t data[P2PQ_RECVBUF_CHUNK];
+  uint8_t data[];       /* P2PQ_RECVBUF_CHUNK bytes, or first_cap for chunk 0 */
 } chunk;
+
+#define FULL_CHUNK (sizeof(chunk) + P2PQ_RECVBUF_CHUNK)
 
 void p2pq_recvbuf_init(p2pq_recvbuf *rb, uint64_t limit) {
   memset(rb, 0, sizeof(*rb));
@@ -23,7 +25,8 @@ void p2pq_recvbuf_init(p2pq_recvbuf *rb, uint64_t limit) {
 static void release_slots(p2pq_recvbuf *rb, size_t k) {
   while (k-- > 0 && rb->n > 0) {
     chunk *c = rb->chunks[rb->head];
-    if (c && !rb->spare)
+    int full = rb->base_idx > 0 || rb->first_cap == P2PQ_RECVBUF_CHUNK;
+    if (c && full && !rb->spare)
       rb->spare = c;
     else
       free(c);
@@ -91,7 +94,26 @@ static chunk *slot(const p2pq_recvbuf *rb, uint64_t idx) {
   return idx >= rb->base_idx && rel < rb->n ? rb->chunks[rb->head + (size_t)rel] : NULL;
 }
 
-static int ensure_chunk(p2pq_recvbuf *rb, uint64_t idx, chunk **out) {
+/* The first chunk of a stream starts small and doubles up to full size (most
+ * streams are short); every later chunk is full size from the start. */
+static int grow_first(p2pq_recvbuf *rb, chunk **slotp, size_t need) {
+  size_t cap = rb->first_cap ? rb->first_cap : 1024;
+  chunk *c;
+  while (cap < need)
+    cap *= 2;
+  if (cap > P2PQ_RECVBUF_CHUNK)
+    cap = P2PQ_RECVBUF_CHUNK;
+  if (!(c = realloc(*slotp, sizeof(chunk) + cap)))
+    return P2PQ_ERR_NOMEM;
+  if (!*slotp)
+    memset(c->bits, 0, sizeof(c->bits));
+  *slotp = c;
+  rb->first_cap = cap;
+  return 0;
+}
+
+/* Chunk idx, able to hold `need` bytes from its start. */
+static int ensure_chunk(p2pq_recvbuf *rb, uint64_t idx, size_t need, chunk **out) {
   size_t rel = (size_t)(idx - rb->base_idx);
   chunk *c;
   if (rel >= rb->n) {
@@ -112,11 +134,20 @@ static int ensure_chunk(p2pq_recvbuf *rb, uint64_t idx, chunk **out) {
     while (rb->n <= rel)
       rb->chunks[rb->head + rb->n++] = NULL;
   }
+  if (idx == 0) {
+    if (need > rb->first_cap) {
+      int rc = grow_first(rb, &rb->chunks[rb->head + rel], need);
+      if (rc)
+        return rc;
+    }
+    *out = rb->chunks[rb->head + rel];
+    return 0;
+  }
   c = rb->chunks[rb->head + rel];
   if (!c) {
     c = rb->spare;
     rb->spare = NULL;
-    if (!c && !(c = malloc(sizeof(*c))))
+    if (!c && !(c = malloc(FULL_CHUNK)))
       return P2PQ_ERR_NOMEM;
     memset(c->bits, 0, sizeof(c->bits));
     rb->chunks[rb->head + rel] = c;
@@ -188,7 +219,7 @@ int p2pq_recvbuf_insert(p2pq_recvbuf *rb, uint64_t off, const uint8_t *data, siz
     uint64_t idx = pos >> P2PQ_RECVBUF_CHUNK_SHIFT, base = idx << P2PQ_RECVBUF_CHUNK_SHIFT;
     uint64_t cend = end - base < P2PQ_RECVBUF_CHUNK ? end : base + P2PQ_RECVBUF_CHUNK;
     chunk *c;
-    if ((rc = ensure_chunk(rb, idx, &c)))
+    if ((rc = ensure_chunk(rb, idx, (size_t)(cend - base), &c)))
       return rc;
     if (in_order)
       memcpy(c->data + (pos - base), data + (pos - off), (size_t)(cend - pos));

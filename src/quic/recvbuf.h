@@ -5,7 +5,8 @@
  * Storage is a ring of chunks aligned on stream offsets, allocated lazily, each
  * with a bitmap of the bytes received. Chunks exist only for offsets in
  * [read offset, limit), so memory stays below about 1.13 x the flow-control
- * window whatever the fragmentation (no per-fragment bookkeeping). Where
+ * window whatever the fragmentation (no per-fragment bookkeeping). A stream's
+ * first chunk starts at 1 KiB and doubles, so short streams stay small. Where
  * fragments overlap, the first copy of a byte is kept.
  *
  * Use by the connection:
@@ -30,7 +31,8 @@ typedef struct p2pq_recvbuf {
   struct p2pq_recvbuf_chunk **chunks; /* ring slots [head, head+n): chunk base_idx.. (NULL = none yet) */
   size_t head, n, cap;
   uint64_t base_idx;   /* chunk index of chunks[head] == read_off >> SHIFT */
-  struct p2pq_recvbuf_chunk *spare; /* one freed chunk kept for reuse */
+  struct p2pq_recvbuf_chunk *spare; /* one freed full chunk kept for reuse */
+  size_t first_cap;    /* data capacity of chunk 0 (0: not allocated yet) */
   uint64_t read_off;   /* bytes consumed by the application */
   uint64_t contig;     /* every byte below this was received */
   uint64_t max_off;    /* highest end offset received (flow-control accounting) */

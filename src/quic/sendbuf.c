@@ -141,28 +141,62 @@ static uint8_t *chunk_at(const p2pq_sendbuf *sb, uint64_t off) {
          (off & CHUNK_MASK);
 }
 
-static int push_chunk(p2pq_sendbuf *sb) {
+/* Capacity for a chunk that must hold need bytes: a stream's first chunk
+ * starts small (many small streams must stay cheap) and grows by doubling;
+ * every later chunk is full size, so bulk transfers never reallocate. */
+static size_t chunk_cap(const p2pq_sendbuf *sb, size_t need) {
+  size_t cap = 1024;
+  if (sb->len >= P2PQ_SENDBUF_CHUNK)
+    return P2PQ_SENDBUF_CHUNK;
+  while (cap < need)
+    cap *= 2;
+  return cap < P2PQ_SENDBUF_CHUNK ? cap : P2PQ_SENDBUF_CHUNK;
+}
+
+static int push_chunk(p2pq_sendbuf *sb, size_t need) {
   uint8_t *c;
+  size_t cap;
   if (sb->head + sb->n == sb->cap) {
     if (sb->head > 0) { /* slide down: amortised O(1) as head only grows by releases */
       memmove(sb->chunks, sb->chunks + sb->head, sb->n * sizeof(*sb->chunks));
       sb->head = 0;
     } else {
-      size_t cap = sb->cap ? sb->cap * 2 : 4;
-      uint8_t **nc = realloc(sb->chunks, cap * sizeof(*nc));
+      size_t ncap = sb->cap ? sb->cap * 2 : 4;
+      uint8_t **nc = realloc(sb->chunks, ncap * sizeof(*nc));
       if (!nc)
         return P2PQ_ERR_NOMEM;
       sb->chunks = nc;
-      sb->cap = cap;
+      sb->cap = ncap;
     }
   }
-  c = sb->spare;
-  sb->spare = NULL;
-  if (!c && !(c = malloc(P2PQ_SENDBUF_CHUNK)))
-    return P2PQ_ERR_NOMEM;
+  if (sb->spare) { /* spares are always full size */
+    c = sb->spare;
+    sb->spare = NULL;
+    cap = P2PQ_SENDBUF_CHUNK;
+  } else {
+    cap = chunk_cap(sb, need);
+    if (!(c = malloc(cap)))
+      return P2PQ_ERR_NOMEM;
+  }
   if (sb->n == 0)
     sb->base_idx = sb->len >> P2PQ_SENDBUF_CHUNK_SHIFT;
   sb->chunks[sb->head + sb->n++] = c;
+  sb->tail_cap = cap;
+  return 0;
+}
+
+/* Makes the last chunk hold at least need bytes. */
+static int grow_tail(p2pq_sendbuf *sb, size_t need) {
+  size_t cap = sb->tail_cap;
+  uint8_t **slot = &sb->chunks[sb->head + sb->n - 1], *c;
+  while (cap < need)
+    cap *= 2;
+  if (cap > P2PQ_SENDBUF_CHUNK)
+    cap = P2PQ_SENDBUF_CHUNK;
+  if (!(c = realloc(*slot, cap)))
+    return P2PQ_ERR_NOMEM;
+  *slot = c;
+  sb->tail_cap = cap;
   return 0;
 }
 
@@ -174,7 +208,7 @@ static void release_acked(p2pq_sendbuf *sb) {
     keep_from = UINT64_MAX;
   while (sb->n > 0 && sb->base_idx < keep_from) {
     uint8_t *c = sb->chunks[sb->head];
-    if (!sb->spare)
+    if (!sb->spare && (sb->n > 1 || sb->tail_cap == P2PQ_SENDBUF_CHUNK))
       sb->spare = c;
     else
       free(c);
@@ -194,14 +228,16 @@ int p2pq_sendbuf_append(p2pq_sendbuf *sb, const uint8_t *data, size_t len, int f
   while (len > 0) {
     size_t in_chunk = (size_t)(sb->len & CHUNK_MASK), n;
     uint64_t idx = sb->len >> P2PQ_SENDBUF_CHUNK_SHIFT;
-    if (sb->n == 0 || idx >= sb->base_idx + sb->n) {
-      int rc = push_chunk(sb);
-      if (rc)
-        return rc;
-    }
+    int rc = 0;
     n = P2PQ_SENDBUF_CHUNK - in_chunk;
     if (n > len)
       n = len;
+    if (sb->n == 0 || idx >= sb->base_idx + sb->n)
+      rc = push_chunk(sb, in_chunk + n);
+    else if (in_chunk + n > sb->tail_cap)
+      rc = grow_tail(sb, in_chunk + n);
+    if (rc)
+      return rc;
     memcpy(chunk_at(sb, sb->len), data, n);
     sb->len += n;
     data += n;

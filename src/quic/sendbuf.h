@@ -2,8 +2,10 @@
  * wrote, kept until the peer acknowledged them (RFC 9000 sections 2.2, 3.1, 13.3).
  *
  * Storage is a ring of fixed-size chunks (P2PQ_SENDBUF_CHUNK bytes, aligned on
- * stream offsets), so appending never reallocates data and the acknowledged
- * prefix is released chunk by chunk.
+ * stream offsets), so appending never moves data of a large stream and the
+ * acknowledged prefix is released chunk by chunk. Only a stream's first chunk
+ * starts small (1 KiB) and doubles, so many small streams stay cheap. Pointers
+ * from p2pq_sendbuf_peek are valid until the next append.
  *
  * Offsets are stream offsets. The FIN is tracked like one extra byte at offset
  * final_size, so a range (off, len, fin) covers [off, off + len + fin) in the
@@ -48,7 +50,8 @@ typedef struct p2pq_sendbuf {
   uint8_t **chunks;   /* ring slots [head, head + n) hold chunk base_idx, base_idx+1, ... */
   size_t head, n, cap;
   uint64_t base_idx;  /* chunk index (offset >> SHIFT) of chunks[head] */
-  uint8_t *spare;     /* one released chunk kept for reuse (no malloc per chunk) */
+  size_t tail_cap;    /* capacity of the last chunk (only a first chunk is small) */
+  uint8_t *spare;     /* one released full chunk kept for reuse (no malloc per chunk) */
   uint64_t len;       /* bytes appended so far (next write offset) */
   uint64_t sent_hi;   /* end of the highest range ever sent (FIN counts 1) */
   uint64_t acked;     /* everything below this is acknowledged (FIN counts 1) */

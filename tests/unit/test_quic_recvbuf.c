@@ -224,11 +224,33 @@ static void test_chunk_edges(void **state) {
   free(out);
 }
 
+/* The first chunk starts at 1 KiB and grows, keeping data and bitmap. */
+static void test_small_first_chunk(void **state) {
+  p2pq_recvbuf rb;
+  uint8_t d[20000], out[20000];
+  (void)state;
+  for (size_t i = 0; i < sizeof(d); i++)
+    d[i] = pat(i);
+  p2pq_recvbuf_init(&rb, 1 << 20);
+  assert_int_equal(p2pq_recvbuf_insert(&rb, 100, d + 100, 10, 0), 0);
+  assert_int_equal(rb.first_cap, 1024);
+  assert_int_equal(p2pq_recvbuf_insert(&rb, 3000, d + 3000, 2000, 0), 0);
+  assert_int_equal(rb.first_cap, 8192);
+  assert_int_equal(p2pq_recvbuf_insert(&rb, 0, d, 105, 0), 0); /* overlaps [100,110) */
+  assert_int_equal(p2pq_recvbuf_readable(&rb), 110);
+  assert_int_equal(p2pq_recvbuf_insert(&rb, 110, d + 110, 19890, 1), 0);
+  assert_int_equal(rb.first_cap, P2PQ_RECVBUF_CHUNK);
+  assert_int_equal(p2pq_recvbuf_read(&rb, out, sizeof(out)), sizeof(out));
+  assert_memory_equal(out, d, sizeof(d));
+  p2pq_recvbuf_clear(&rb);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reassemble_1mb),   cmocka_unit_test(test_keep_first_copy),
       cmocka_unit_test(test_final_size),       cmocka_unit_test(test_flow_control),
       cmocka_unit_test(test_adversarial_memory), cmocka_unit_test(test_chunk_edges),
+      cmocka_unit_test(test_small_first_chunk),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -186,6 +186,42 @@ static void test_chunk_boundary(void **state) {
   free(d);
 }
 
+/* A stream's first chunk starts at 1 KiB and doubles; data stays intact
+ * across growth, full release and re-creation mid-chunk. */
+static void test_small_first_chunk(void **state) {
+  p2pq_sendbuf sb;
+  p2pq_sendbuf_range r;
+  uint8_t d[100];
+  uint64_t off = 0;
+  (void)state;
+  p2pq_sendbuf_init(&sb);
+  fill_pat(d, 0, 10);
+  assert_int_equal(p2pq_sendbuf_append(&sb, d, 10, 0), 0);
+  assert_int_equal(sb.tail_cap, 1024);
+  assert_int_equal(p2pq_sendbuf_peek(&sb, 100, 100, &r), 0);
+  assert_int_equal(p2pq_sendbuf_mark_sent(&sb, 0, 10, 0), 0);
+  assert_int_equal(p2pq_sendbuf_on_ack(&sb, 0, 10, 0), 0);
+  assert_int_equal(sb.n, 0); /* all acked: the chunk is gone */
+  assert_null(sb.spare);     /* small chunks are not kept */
+  for (uint64_t w = 10; w < 3 * P2PQ_SENDBUF_CHUNK; w += 100) {
+    fill_pat(d, w, 100);
+    assert_int_equal(p2pq_sendbuf_append(&sb, d, 100, 0), 0);
+    if (w + 100 <= 2048)
+      assert_true(sb.tail_cap <= 2048);
+  }
+  assert_int_equal(sb.tail_cap, P2PQ_SENDBUF_CHUNK);
+  off = 10;
+  while (p2pq_sendbuf_peek(&sb, 1500, UINT64_MAX, &r) == 0) {
+    assert_true(r.off == off);
+    for (size_t i = 0; i < r.len; i++)
+      assert_int_equal(r.data[i], pat(off + i));
+    assert_int_equal(p2pq_sendbuf_mark_sent(&sb, r.off, r.len, r.fin), 0);
+    off += r.len;
+  }
+  assert_true(off == sb.len);
+  p2pq_sendbuf_clear(&sb);
+}
+
 /* Random traffic: a sender that appends in random pieces, packets with random
  * sizes, random acks and losses of in-flight packets (in any order, with
  * duplicates of already acknowledged ranges through retransmission), and a
@@ -285,7 +321,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rangeset),         cmocka_unit_test(test_rangeset_random),
       cmocka_unit_test(test_basic_fin_and_flow), cmocka_unit_test(test_fin_only_lost),
-      cmocka_unit_test(test_chunk_boundary),   cmocka_unit_test(test_random_small),
+      cmocka_unit_test(test_chunk_boundary),   cmocka_unit_test(test_small_first_chunk),   cmocka_unit_test(test_random_small),
       cmocka_unit_test(test_random_large),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
