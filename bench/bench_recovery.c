@@ -51,7 +51,7 @@ static int run(const char *cc, unsigned loss_ppm) {
   size_t ngaps = 0, unacked = 0;
   ev *arr = malloc(QCAP * sizeof(ev)), *acks = malloc(QCAP * sizeof(ev));
   size_t ah = 0, at = 0, kh = 0, kt = 0;
-  double t0, dt, work = 0;
+  double t0, dt, work = 0, swork = 0;
   if (!arr || !acks)
     return 1;
   memset(&env, 0, sizeof(env));
@@ -66,6 +66,7 @@ static int run(const char *cc, unsigned loss_ppm) {
   t0 = wall();
   while (sent < TOTAL || kh != kt || ah != at) {
     /* sender: fill the window (the bottleneck serialises) */
+    double s0 = wall();
     while (sent < TOTAL && p2pq_recovery_can_send(&rec, PKT) && at - ah < QCAP) {
       p2pq_sentpkt p = {.pn = pn, .time_sent = now, .size = PKT,
                         .flags = P2PQ_SENT_ACK_ELICITING | P2PQ_SENT_IN_FLIGHT,
@@ -80,6 +81,7 @@ static int run(const char *cc, unsigned loss_ppm) {
       pn++;
       sent += PKT;
     }
+    swork += wall() - s0;
     /* next event: a packet arriving at the receiver or an ACK at the sender */
     {
       p2pq_tstamp ta = ah != at ? arr[ah % QCAP].at : P2PQ_TSTAMP_MAX;
@@ -135,10 +137,11 @@ static int run(const char *cc, unsigned loss_ppm) {
     }
   }
   dt = wall() - t0;
-  printf("%-8s loss %5.2f%%  %7llu pkts  %6.1f ns/pkt total  %5.1f ns/pkt in ACK  "
-         "lost %llu  cwnd %llu\n",
+  printf("%-8s loss %5.2f%%  %7llu pkts  %6.1f ns/pkt with model  %5.1f ns/pkt ACK  "
+         "%5.1f ns/pkt send+model  lost %llu  cwnd %llu\n",
          cc, loss_ppm / 1e4, (unsigned long long)pn, dt * 1e9 / (double)pn,
-         work * 1e9 / (double)pn, (unsigned long long)nlost, (unsigned long long)rec.cc.cwnd);
+         work * 1e9 / (double)pn, swork * 1e9 / (double)pn, (unsigned long long)nlost,
+         (unsigned long long)rec.cc.cwnd);
   p2pq_sentq_clear(&q);
   p2pq_recovery_clear(&rec);
   free(arr);
