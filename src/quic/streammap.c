@@ -330,8 +330,15 @@ void p2pq_streammap_schedule(p2pq_streammap *m, p2pq_stream *st) {
       m->chead = st;
     m->ctail = st;
   }
-  if ((w & P2PQ_STREAM_WANT_DATA) && st->queue < 0)
-    q_append(m, st, st->urgency);
+  if (w & P2PQ_STREAM_WANT_DATA) {
+    /* a parked stream with something sendable without connection credit
+     * (lost data, a lone FIN) must not wait for MAX_DATA: the peer may need
+     * exactly that data before it can give credit */
+    if (st->queue == CONN_BLOCKED && (p2pq_stream_wants(st, &m->fc_send) & P2PQ_STREAM_WANT_DATA))
+      p2pq_streammap_unqueue(m, st);
+    if (st->queue < 0)
+      q_append(m, st, st->urgency);
+  }
   if (!st->in_done && p2pq_stream_is_done(st)) {
     st->in_done = 1;
     st->dnext = m->done;

@@ -495,6 +495,14 @@ static void test_map_scheduling(void **state) {
   assert_int_equal(p2pq_stream_on_data_sent(st, &m.fc_send, r.off, r.len, r.fin), 0);
   p2pq_streammap_rotate(&m, st);
   assert_null(p2pq_streammap_next_data(&m));
+  /* a parked stream whose data was lost comes back at once (no credit needed) */
+  assert_int_equal(p2pq_stream_on_data_lost(a, 0, 50, 0), 0);
+  assert_ptr_equal(p2pq_streammap_next_data(&m), a);
+  assert_int_equal(p2pq_stream_next_data(a, &m.fc_send, 1000, &r), 0);
+  assert_true(r.retrans && r.off == 0 && r.len == 50);
+  assert_int_equal(p2pq_stream_on_data_sent(a, &m.fc_send, r.off, r.len, r.fin), 0);
+  p2pq_streammap_rotate(&m, a);
+  assert_null(p2pq_streammap_next_data(&m));
   /* control frames: a reset and a STOP_SENDING queue the streams once */
   assert_null(p2pq_streammap_next_ctrl(&m));
   assert_int_equal(p2pq_stream_app_reset(b, 1), 0);
