@@ -349,7 +349,7 @@ typedef struct acked_sum {
   p2pq_tstamp largest_time;
   p2pq_recovery *largest_owner; /* its path takes the RTT sample */
   uint64_t ect0;                /* newly acked packets sent with ECT(0) */
-  uint64_t growth; /* bytes that may grow cwnd */
+  uint64_t growth;              /* bytes that may grow cwnd */
 } acked_sum;
 
 /* DetectAndRemoveAckedPackets for one range. */
@@ -374,7 +374,8 @@ static void ack_range(p2pq_recovery *rec, const p2pq_recovery_env *env, p2pq_sen
       a->ack_eliciting = 1;
     if (s->flags & P2PQ_SENT_ECT0)
       a->ect0++;
-    if (o == rec && (s->flags & P2PQ_SENT_IN_FLIGHT) && !p2pq_cc_in_recovery(&rec->cc, s->time_sent))
+    if (o == rec && (s->flags & P2PQ_SENT_IN_FLIGHT) &&
+        !p2pq_cc_in_recovery(&rec->cc, s->time_sent))
       a->growth += s->size;
     rec->pkts_acked++;
     if (env->on_acked)
@@ -434,8 +435,10 @@ int p2pq_recovery_on_ack_received(p2pq_recovery *rec, const p2pq_recovery_env *e
   if (a.largest_pn == ranges[0].largest && a.ack_eliciting && now >= a.largest_time &&
       a.largest_owner) {
     sampled = a.largest_owner == rec;
-    p2pq_rtt_update(&a.largest_owner->rtt, now - a.largest_time, space == P2PQ_PNS_INITIAL ? 0 : ack_delay,
-                    env->max_ack_delay, env->handshake_confirmed, now);
+    /* Initial ACKs are never delayed on purpose: their ack_delay is ignored. */
+    p2pq_rtt_update(&a.largest_owner->rtt, now - a.largest_time,
+                    space == P2PQ_PNS_INITIAL ? 0 : ack_delay, env->max_ack_delay,
+                    env->handshake_confirmed, now);
   }
   /* Counts in reordered ACKs may be stale: only a raised largest counts. */
   if (raised)
