@@ -68,6 +68,9 @@ static int sentq_append(p2pq_sentq *q, const p2pq_sentpkt *pkt, p2pq_sentpkt **o
   if (s->flags & P2PQ_SENT_ACK_ELICITING) {
     q->ack_eliciting_in_flight++;
     q->last_ack_eliciting = s->time_sent;
+    q->non_eliciting_streak = 0;
+  } else {
+    q->non_eliciting_streak++;
   }
   if (s->flags & P2PQ_SENT_ECT0)
     q->ect0_sent++;
@@ -563,6 +566,10 @@ void p2pq_recovery_discard_space(p2pq_recovery *rec, const p2pq_recovery_env *en
   q->last_ack_eliciting = 0;
   rec->pto_count = 0;
   rec->arm_time = now;
+}
+
+p2pq_tstamp p2pq_recovery_pto_duration(const p2pq_recovery *rec, const p2pq_recovery_env *env) {
+  return sat_add(p2pq_rtt_pto_base(&rec->rtt), env->max_ack_delay);
 }
 
 /* ---- pacing ---- */

@@ -160,6 +160,10 @@ void p2pq_recovery_on_timeout(p2pq_recovery *rec, const p2pq_recovery_env *env, 
 void p2pq_recovery_discard_space(p2pq_recovery *rec, const p2pq_recovery_env *env, uint8_t space,
                                  p2pq_tstamp now);
 
+/* One PTO without backoff, smoothed + max(4 rttvar, 1 ms) + max_ack_delay:
+ * the unit for "3 * PTO" periods (closing, draining, old keys, idle floor). */
+p2pq_tstamp p2pq_recovery_pto_duration(const p2pq_recovery *rec, const p2pq_recovery_env *env);
+
 /* Restart the anti-deadlock PTO clock (SetLossDetectionTimer) after env facts
  * changed, e.g. a server's amplification limit lifted. */
 void p2pq_recovery_rearm(p2pq_recovery *rec, p2pq_tstamp now);

@@ -66,7 +66,12 @@ typedef struct p2pq_sentq {
   /* loss-detection state for this space (RFC 9002 A.2) */
   p2pq_tstamp loss_time;            /* 0: no packet waits on the time threshold */
   p2pq_tstamp last_ack_eliciting;   /* time_of_last_ack_eliciting_packet */
-  size_t ack_eliciting_in_flight;   /* live packets that are both */
+  size_t ack_eliciting_in_flight;   /* live ack-eliciting packets */
+  /* Non-ack-eliciting packets sent since the last ack-eliciting one. A pure
+   * receiver's ACK-only packets are never acknowledged unless it elicits an
+   * ACK now and then (RFC 9000 13.2.4): bundle a PING when this grows (e.g.
+   * past 20) so that the table and the ACK ranges can be pruned. */
+  uint32_t non_eliciting_streak;
   uint64_t bytes_in_flight;         /* live in-flight bytes of this space */
   /* ECN counts the peer last reported, and what we sent marked */
   uint64_t ecn_ect0, ecn_ect1, ecn_ce;

@@ -167,10 +167,16 @@ static void test_rtt_sample_from_ack(void **state) {
   /* duplicate ACK: no new sample */
   assert_int_equal(ack1(f, P2PQ_PNS_APP, 0, 1, 5 * MS, 1500 * MS), 0);
   assert_true(f->rec.rtt.latest == 90 * MS);
+  assert_true(p2pq_recovery_pto_duration(&f->rec, &f->env) == 90 * MS + 180 * MS + 25 * MS);
   /* largest acked not ack-eliciting: no sample */
   sendp(f, P2PQ_PNS_APP, 2, 1600 * MS, 50, 0);
+  assert_int_equal(f->q[P2PQ_PNS_APP].non_eliciting_streak, 1);
   assert_int_equal(ack1(f, P2PQ_PNS_APP, 2, 2, 0, 1700 * MS), 0);
   assert_true(f->rec.rtt.latest == 90 * MS);
+  sendp(f, P2PQ_PNS_APP, 3, 1800 * MS, 50, 0);
+  assert_int_equal(f->q[P2PQ_PNS_APP].non_eliciting_streak, 2);
+  sendp(f, P2PQ_PNS_APP, 4, 1800 * MS, 50, AE);
+  assert_int_equal(f->q[P2PQ_PNS_APP].non_eliciting_streak, 0);
   /* Initial space ignores ack_delay: 2nd sample of 120 with delay 50 */
   sendp(f, P2PQ_PNS_INITIAL, 0, 2000 * MS, 1200, AE);
   assert_int_equal(ack1(f, P2PQ_PNS_INITIAL, 0, 0, 50 * MS, 2120 * MS), 0);
