@@ -6,10 +6,11 @@
  * The generic wrappers below implement what every algorithm shares: the
  * recovery period (one reduction per round trip: a loss of a packet sent
  * before the current recovery started does not reduce again), persistent
- * congestion (window to the minimum) and window bounds. Callers pass to
- * p2pq_cc_on_ack only bytes that may grow the window: in flight, sent after
- * the recovery start and while the window was the limit (app-limited senders
- * do not grow cwnd, RFC 9002 7.8). */
+ * congestion (window to the minimum) and window bounds. p2pq_cc_ack.bytes
+ * holds only bytes that may grow the window: in flight, sent after the
+ * recovery start, and only while the window was the limit (app-limited
+ * senders do not grow cwnd, RFC 9002 7.8); the ACK is reported even when
+ * that is 0, so that HyStart++ still sees its RTT samples. */
 #ifndef P2PQ_QUIC_CC_H
 #define P2PQ_QUIC_CC_H
 
