@@ -3,7 +3,8 @@
  * every byte read back must match it; never crashes or over-reads.
  *
  * Input: records of  op:u8  off:varint  len:u16  (op bit 0 = fin, bits 1-2 =
- * kind: 0 insert, 1 read len bytes, 2 final size = off, 3 raise limit by off). */
+ * kind: 0 insert, 1 read len bytes (bit 0: zero-copy peek + consume), 2 final
+ * size = off, 3 raise limit by off). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,10 +42,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       break;
     }
     case 1: {
-      size_t n = p2pq_recvbuf_read(&rb, out, len);
+      const uint8_t *p = out;
+      size_t n;
+      if (op & 1) { /* zero-copy: peek, check, consume part of it */
+        p2pq_recvbuf_peek(&rb, &p, &n);
+        if (n > len)
+          n = len;
+      } else {
+        n = p2pq_recvbuf_read(&rb, out, len);
+      }
       for (size_t i = 0; i < n; i++)
-        if (out[i] != pat(expect + i))
+        if (p[i] != pat(expect + i))
           abort();
+      if (op & 1)
+        p2pq_recvbuf_consume(&rb, n);
       expect += n;
       break;
     }
