@@ -14,7 +14,13 @@
  *   p2pq_recvbuf_insert(rb, off, data, len, fin)  per STREAM / CRYPTO frame
  *   p2pq_recvbuf_final(rb, final_size)            per RESET_STREAM
  * and by the application: p2pq_recvbuf_read(), or p2pq_recvbuf_peek() +
- * p2pq_recvbuf_consume() for zero-copy reads. */
+ * p2pq_recvbuf_consume() for zero-copy reads.
+ *
+ * CRYPTO streams have no flow control but must still be bounded (RFC 9000
+ * 7.5): init with a limit such as 65536, raise it after each read with
+ * p2pq_recvbuf_set_limit(rb, rb->read_off + 65536), and report
+ * P2PQ_ERR_FLOW_CONTROL from insert as CRYPTO_BUFFER_EXCEEDED. Never use
+ * UINT64_MAX: memory follows the limit. */
 #ifndef P2PQ_QUIC_RECVBUF_H
 #define P2PQ_QUIC_RECVBUF_H
 
