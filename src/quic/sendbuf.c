@@ -11,7 +11,7 @@
 void p2pq_rangeset_init(p2pq_rangeset *rs) { memset(rs, 0, sizeof(*rs)); }
 
 void p2pq_rangeset_clear(p2pq_rangeset *rs) {
-  free(rs->r);
+  free(rs->mem);
   memset(rs, 0, sizeof(*rs));
 }
 
@@ -29,18 +29,27 @@ static size_t rs_lower(const p2pq_rangeset *rs, uint64_t x, int strict) {
   return lo;
 }
 
+/* Room for n ranges from rs->r on. Deleting at the front only moves rs->r
+ * (retransmissions consume the lost set from the front), so the space before
+ * it is reclaimed here by sliding, or the block grows. */
 static int rs_reserve(p2pq_rangeset *rs, size_t n) {
+  size_t front = (size_t)(rs->r - rs->mem), cap;
   p2pq_range *nr;
-  size_t cap;
-  if (n <= rs->cap)
+  if (front + n <= rs->cap)
     return 0;
+  if (front > 0) {
+    memmove(rs->mem, rs->r, rs->n * sizeof(*rs->r));
+    rs->r = rs->mem;
+    if (n <= rs->cap)
+      return 0;
+  }
   cap = rs->cap ? rs->cap * 2 : 8;
   while (cap < n)
     cap *= 2;
-  nr = realloc(rs->r, cap * sizeof(*nr));
+  nr = realloc(rs->mem, cap * sizeof(*nr));
   if (!nr)
     return P2PQ_ERR_NOMEM;
-  rs->r = nr;
+  rs->mem = rs->r = nr;
   rs->cap = cap;
   return 0;
 }
@@ -56,8 +65,13 @@ static int rs_insert_at(p2pq_rangeset *rs, size_t i, uint64_t s, uint64_t e) {
 }
 
 static void rs_delete(p2pq_rangeset *rs, size_t i, size_t j) {
-  memmove(&rs->r[i], &rs->r[j], (rs->n - j) * sizeof(rs->r[0]));
+  if (i == 0)
+    rs->r += j; /* O(1) at the front */
+  else
+    memmove(&rs->r[i], &rs->r[j], (rs->n - j) * sizeof(rs->r[0]));
   rs->n -= j - i;
+  if (rs->n == 0)
+    rs->r = rs->mem;
 }
 
 int p2pq_rangeset_add(p2pq_rangeset *rs, uint64_t s, uint64_t e) {

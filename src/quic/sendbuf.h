@@ -33,8 +33,10 @@ typedef struct p2pq_range {
 } p2pq_range;
 
 typedef struct p2pq_rangeset {
-  p2pq_range *r;
-  size_t n, cap;
+  p2pq_range *r;   /* the n intervals, inside mem */
+  size_t n;
+  p2pq_range *mem; /* allocation of cap intervals */
+  size_t cap;
 } p2pq_rangeset;
 
 void p2pq_rangeset_init(p2pq_rangeset *rs);

@@ -82,6 +82,24 @@ static void test_rangeset_random(void **state) {
   p2pq_rangeset_clear(&rs);
 }
 
+/* Used as a FIFO (retransmissions take lost ranges from the front while new
+ * losses join at the back): contents stay right and memory stays bounded. */
+static void test_rangeset_fifo(void **state) {
+  p2pq_rangeset rs;
+  uint64_t next = 0, head = 0;
+  (void)state;
+  p2pq_rangeset_init(&rs);
+  for (int i = 0; i < 1000; i++, next += 2)
+    assert_int_equal(p2pq_rangeset_add(&rs, next, next + 1), 0);
+  for (int i = 0; i < 100000; i++, next += 2, head += 2) {
+    assert_true(rs.n == 1000 && rs.r[0].start == head && rs.r[999].start == next - 2);
+    assert_int_equal(p2pq_rangeset_remove(&rs, rs.r[0].start, rs.r[0].end), 0);
+    assert_int_equal(p2pq_rangeset_add(&rs, next, next + 1), 0);
+  }
+  assert_true(rs.cap <= 2048);
+  p2pq_rangeset_clear(&rs);
+}
+
 static void test_basic_fin_and_flow(void **state) {
   p2pq_sendbuf sb;
   p2pq_sendbuf_range r;
@@ -320,6 +338,7 @@ static void test_random_large(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rangeset),         cmocka_unit_test(test_rangeset_random),
+      cmocka_unit_test(test_rangeset_fifo),
       cmocka_unit_test(test_basic_fin_and_flow), cmocka_unit_test(test_fin_only_lost),
       cmocka_unit_test(test_chunk_boundary),   cmocka_unit_test(test_small_first_chunk),   cmocka_unit_test(test_random_small),
       cmocka_unit_test(test_random_large),
