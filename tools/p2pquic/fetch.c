@@ -1,0 +1,434 @@
+/* p2pquic fetch: hq-interop downloads, several URLs over one connection. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "crypto/cert.h"
+#include "io/hq.h"
+
+#define READ_CHUNK (256u << 10)
+
+typedef struct dl {
+  p2pq_url url;
+  char *out_path;
+  int fd;
+  uint64_t stream_id, bytes;
+  int started, done, failed;
+} dl;
+
+typedef struct fetcher {
+  dl *dls;
+  size_t n, done, failed;
+  p2pq_conn *conn;
+  p2pq_cli_progress prog;
+  uint8_t *buf;
+  int verbose, connected, closing_ticks, exit_code;
+  const char *server, *pin_text;
+  uint64_t timeout_s;
+} fetcher;
+
+typedef struct fetch_opts {
+  const char *out, *pin, *ca, *alpn, *qlog;
+  int insecure, verbose;
+  uint64_t timeout_s;
+} fetch_opts;
+
+/* ---- output files ---- */
+
+static const char *base_name(const char *path) {
+  const char *b = strrchr(path, '/');
+  b = b ? b + 1 : path;
+  return *b ? b : "index.html";
+}
+
+static int is_dir(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int open_outputs(fetcher *f, const char *out) {
+  int several = f->n > 1;
+  if (several && strcmp(out, "-") == 0) {
+    p2pq_cli_err("-o - (stdout) takes one URL; give a directory for %zu URLs", f->n);
+    return P2PQ_CLI_USAGE;
+  }
+  if (several && !is_dir(out) && mkdir(out, 0755) != 0) {
+    p2pq_cli_err("cannot create output directory %s: %s", out, strerror(errno));
+    return P2PQ_CLI_FAIL;
+  }
+  for (size_t i = 0; i < f->n; i++) {
+    dl *d = &f->dls[i];
+    size_t l;
+    if (strcmp(out, "-") == 0) {
+      d->fd = STDOUT_FILENO;
+      continue;
+    }
+    l = strlen(out) + strlen(d->url.path) + 16;
+    if ((d->out_path = malloc(l)) == NULL)
+      return P2PQ_CLI_FAIL;
+    if (several || is_dir(out))
+      snprintf(d->out_path, l, "%s/%s", out, base_name(d->url.path));
+    else
+      snprintf(d->out_path, l, "%s", out);
+    for (size_t j = 0; j < i; j++)
+      if (f->dls[j].out_path && strcmp(f->dls[j].out_path, d->out_path) == 0) {
+        p2pq_cli_err("two URLs would both be saved as %s; fetch them separately",
+                     d->out_path);
+        return P2PQ_CLI_USAGE;
+      }
+    d->fd = open(d->out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (d->fd < 0) {
+      p2pq_cli_err("cannot write %s: %s", d->out_path, strerror(errno));
+      return P2PQ_CLI_FAIL;
+    }
+  }
+  return 0;
+}
+
+static void close_outputs(fetcher *f) {
+  for (size_t i = 0; i < f->n; i++) {
+    dl *d = &f->dls[i];
+    if (d->fd > STDOUT_FILENO)
+      close(d->fd);
+    if (d->failed && d->out_path != NULL)
+      unlink(d->out_path); /* no half files that look complete */
+    free(d->out_path);
+  }
+}
+
+/* ---- events ---- */
+
+static void finish(fetcher *f) {
+  if (f->closing_ticks == 0 && f->done + f->failed == f->n) {
+    p2pq_conn_close(f->conn, 1, 0, "done", p2pq_runtime_now());
+    f->closing_ticks = 1;
+  }
+}
+
+static void start_requests(fetcher *f) {
+  for (size_t i = 0; i < f->n; i++) {
+    dl *d = &f->dls[i];
+    uint8_t req[P2PQ_HQ_PATH_MAX + 8];
+    int len = p2pq_hq_format_request(d->url.path, req, sizeof(req));
+    int rv = len < 0 ? len : p2pq_conn_open_stream(f->conn, 1, &d->stream_id);
+    if (rv == 0 && p2pq_stream_write(f->conn, d->stream_id, req, (size_t)len, 1) != len)
+      rv = P2PQ_ERR_STATE;
+    if (rv != 0) {
+      p2pq_cli_err("cannot request %s: %s", d->url.path, p2pq_strerror(rv));
+      d->failed = 1;
+      f->failed++;
+      continue;
+    }
+    d->started = 1;
+  }
+  finish(f);
+}
+
+static dl *find_dl(fetcher *f, uint64_t id) {
+  for (size_t i = 0; i < f->n; i++)
+    if (f->dls[i].started && f->dls[i].stream_id == id)
+      return &f->dls[i];
+  return NULL;
+}
+
+static void fail_dl(fetcher *f, dl *d, const char *fmt, const char *arg) {
+  if (d->done || d->failed)
+    return;
+  p2pq_cli_err(fmt, d->url.path, arg);
+  d->failed = 1;
+  f->failed++;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      return -1;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+static void on_readable(fetcher *f, uint64_t id) {
+  dl *d = find_dl(f, id);
+  if (d == NULL || d->done || d->failed)
+    return;
+  for (;;) {
+    int fin = 0;
+    int64_t n = p2pq_stream_read(f->conn, id, f->buf, READ_CHUNK, &fin);
+    if (n < 0)
+      return;
+    if (n > 0) {
+      if (write_all(d->fd, f->buf, (size_t)n) != 0) {
+        fail_dl(f, d, "cannot save %s: %s", strerror(errno));
+        p2pq_stream_stop_sending(f->conn, id, P2PQ_HQ_ERR_INTERNAL);
+        finish(f);
+        return;
+      }
+      d->bytes += (uint64_t)n;
+      p2pq_cli_progress_add(&f->prog, (uint64_t)n, p2pq_runtime_now());
+    }
+    if (fin) {
+      d->done = 1;
+      f->done++;
+      f->prog.files_done++;
+      if (f->verbose)
+        fprintf(stderr, "p2pquic: %s: %llu bytes\n", d->url.path,
+                (unsigned long long)d->bytes);
+      finish(f);
+      return;
+    }
+    if (n == 0)
+      return;
+  }
+}
+
+static int closed_code(fetcher *f, int error) {
+  if (f->done + f->failed == f->n)
+    return f->failed ? P2PQ_CLI_FAIL : P2PQ_CLI_OK;
+  switch (error) {
+  case P2PQ_ERR_HANDSHAKE_TIMEOUT:
+  case P2PQ_ERR_IDLE_TIMEOUT:
+    if (!f->connected) {
+      p2pq_cli_err("no QUIC answer from %s within %llu s: is 'p2pquic serve' running there "
+                   "and the port open?", f->server, (unsigned long long)f->timeout_s);
+      break;
+    }
+    p2pq_cli_err("connection to %s timed out (the server went silent)", f->server);
+    break;
+  case P2PQ_ERR_PEER_AUTH:
+  case P2PQ_ERR_TLS:
+  case P2PQ_ERR_TLS_ALERT:
+    if (f->pin_text != NULL && !f->connected)
+      p2pq_cli_err("the server's key does not match --pin %s (%s); check the fingerprint "
+                   "'p2pquic serve' printed", f->pin_text, p2pq_strerror(error));
+    else
+      p2pq_cli_err("TLS handshake with %s failed: %s", f->server, p2pq_strerror(error));
+    break;
+  default:
+    p2pq_cli_err("connection to %s closed before the downloads finished: %s", f->server,
+                 p2pq_strerror(error));
+  }
+  return P2PQ_CLI_FAIL;
+}
+
+static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
+  fetcher *f = user;
+  (void)rt;
+  switch (ev->type) {
+  case P2PQ_EV_NONE:
+    /* the close went out in the turn after it was asked for */
+    if (f->closing_ticks > 0 && ++f->closing_ticks > 2)
+      return (f->failed ? P2PQ_CLI_FAIL : P2PQ_CLI_OK) + 0x100;
+    break;
+  case P2PQ_EV_CONNECTED:
+    f->connected = 1;
+    if (f->verbose)
+      fprintf(stderr, "p2pquic: connected to %s (ALPN %s)\n", f->server,
+              p2pq_conn_alpn(ev->conn));
+    start_requests(f);
+    break;
+  case P2PQ_EV_STREAM_READABLE: on_readable(f, ev->stream_id); break;
+  case P2PQ_EV_STREAM_RESET: {
+    dl *d = find_dl(f, ev->stream_id);
+    if (d != NULL) {
+      fail_dl(f, d, "server refused %s (%s)",
+              ev->error_code == P2PQ_HQ_ERR_NOT_FOUND ? "no such file" : "bad request");
+      finish(f);
+    }
+    break;
+  }
+  case P2PQ_EV_CLOSED:
+    f->conn = NULL;
+    if (f->verbose)
+      fprintf(stderr, "p2pquic: connection closed: %s\n", p2pq_strerror(ev->error));
+    return closed_code(f, ev->error) + 0x100; /* never 0: stop the loop */
+  default: break;
+  }
+  return 0;
+}
+
+/* ---- options ---- */
+
+static int parse_opts(int argc, char **argv, fetch_opts *o, fetcher *f) {
+  static const struct option opts[] = {
+      {"output", required_argument, NULL, 'o'}, {"pin", required_argument, NULL, 'p'},
+      {"ca", required_argument, NULL, 'C'},     {"insecure", no_argument, NULL, 'k'},
+      {"alpn", required_argument, NULL, 'a'},   {"qlog", required_argument, NULL, 'q'},
+      {"timeout", required_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
+      {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+  int c;
+  char *end;
+  memset(o, 0, sizeof(*o));
+  o->timeout_s = 10;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "o:p:kvh", opts, NULL)) != -1) {
+    switch (c) {
+    case 'o': o->out = optarg; break;
+    case 'p': o->pin = optarg; break;
+    case 'C': o->ca = optarg; break;
+    case 'k': o->insecure = 1; break;
+    case 'a': o->alpn = optarg; break;
+    case 'q': o->qlog = optarg; break;
+    case 'v': o->verbose = 1; break;
+    case 't':
+      o->timeout_s = strtoull(optarg, &end, 10);
+      if (*end != '\0' || o->timeout_s == 0 || o->timeout_s > 3600)
+        return p2pq_cli_usage_err("fetch", "--timeout wants whole seconds (1..3600), not '%s'",
+                                  optarg);
+      break;
+    case 'h': p2pq_cli_usage("fetch"); return -1;
+    default: return p2pq_cli_usage_err("fetch", "bad option for fetch");
+    }
+  }
+  f->n = (size_t)(argc - optind);
+  if (f->n == 0)
+    return p2pq_cli_usage_err("fetch", "fetch needs at least one URL "
+                                       "(https://HOST:PORT/path)");
+  if (o->out == NULL)
+    return p2pq_cli_usage_err("fetch", "fetch needs -o PATH (a file, '-' for stdout, or a "
+                                       "directory for several URLs)");
+  if (!!o->pin + o->insecure + !!o->ca != 1)
+    return p2pq_cli_usage_err("fetch", "say how to check the server: --pin sha256:... (the "
+                                       "fingerprint 'p2pquic serve' printed), --ca FILE, or "
+                                       "--insecure (exactly one)");
+  if (o->alpn != NULL && strcmp(o->alpn, "hq-interop") != 0)
+    return p2pq_cli_usage_err("fetch", "--alpn %s is not supported; use hq-interop", o->alpn);
+  if ((f->dls = calloc(f->n, sizeof(dl))) == NULL)
+    return P2PQ_CLI_FAIL;
+  for (size_t i = 0; i < f->n; i++) {
+    const char *u = argv[optind + (int)i];
+    int rv = p2pq_url_parse((const uint8_t *)u, strlen(u), &f->dls[i].url);
+    f->dls[i].fd = -1;
+    if (rv == P2PQ_ERR_UNSUPPORTED)
+      return p2pq_cli_usage_err("fetch", "cannot fetch '%s': only https:// URLs with an IP "
+                                         "address or localhost as host are supported", u);
+    if (rv != 0)
+      return p2pq_cli_usage_err("fetch", "cannot parse URL '%s' (%s): use "
+                                         "https://HOST:PORT/path", u, p2pq_strerror(rv));
+    if (i > 0 && !p2pq_addr_equal(&f->dls[i].url.addr, &f->dls[0].url.addr))
+      return p2pq_cli_usage_err("fetch", "all URLs must name the same server (one "
+                                         "connection); '%s' does not", u);
+  }
+  return 0;
+}
+
+static int make_creds(const fetch_opts *o, p2pq_creds **out) {
+  p2pq_creds_config cc;
+  uint8_t pin[32];
+  int rv;
+  memset(&cc, 0, sizeof(cc));
+  if (o->pin != NULL) {
+    if (p2pq_fingerprint_parse(o->pin, pin) != 0) {
+      p2pq_cli_usage_err("fetch", "--pin '%s' is not a fingerprint: use sha256:<64 hex "
+                                  "digits> as printed by 'p2pquic serve'", o->pin);
+      return P2PQ_CLI_USAGE;
+    }
+    cc.verify = P2PQ_VERIFY_PIN;
+    cc.pins = (const uint8_t(*)[32])pin;
+    cc.n_pins = 1;
+  } else if (o->ca != NULL) {
+    cc.verify = P2PQ_VERIFY_CA;
+    cc.ca_file = o->ca;
+  } else {
+    cc.verify = P2PQ_VERIFY_NONE;
+  }
+  if ((rv = p2pq_creds_new(out, &cc)) != 0) {
+    p2pq_cli_err("cannot set up TLS: %s%s%s", p2pq_strerror(rv), o->ca ? " (check --ca " : "",
+                 o->ca ? o->ca : "");
+    return P2PQ_CLI_FAIL;
+  }
+  return 0;
+}
+
+static int run(fetcher *f, const fetch_opts *o, p2pq_creds *creds) {
+  static const char *alpn[] = {"hq-interop"};
+  static const uint8_t zero[16];
+  p2pq_runtime *rt = NULL;
+  p2pq_runtime_config rc;
+  p2pq_config qc;
+  p2pq_addr any;
+  char err[512], as[P2PQ_ADDR_STRLEN];
+  const p2pq_url *u = &f->dls[0].url;
+  int rv;
+  if (u->addr.family == 4)
+    p2pq_addr_v4(&any, zero, 0);
+  else
+    p2pq_addr_v6(&any, zero, 0);
+  memset(&rc, 0, sizeof(rc));
+  rc.bind = &any;
+  rc.n_bind = 1;
+  rc.qlog_dir = o->qlog;
+  memset(&qc, 0, sizeof(qc));
+  qc.creds = creds;
+  qc.alpn = alpn;
+  qc.n_alpn = 1;
+  p2pq_settings_default(&qc.settings);
+  qc.settings.handshake_timeout_ms = o->timeout_s * 1000;
+  if ((rv = p2pq_runtime_new(&rt, &rc, &qc, err, sizeof(err))) != 0) {
+    p2pq_cli_err("%s", err[0] ? err : p2pq_strerror(rv));
+    return P2PQ_CLI_FAIL;
+  }
+  f->server = p2pq_addr_format(&u->addr, as, sizeof(as));
+  p2pq_cli_progress_init(&f->prog, f->n, p2pq_runtime_now());
+  rv = p2pq_runtime_connect(rt, &f->conn, &u->addr, strcmp(u->host, "localhost") == 0 ||
+                                                         o->ca != NULL ? u->host : NULL);
+  if (rv != 0) {
+    p2pq_cli_err("cannot connect to %s: %s", f->server, p2pq_strerror(rv));
+    p2pq_runtime_free(rt);
+    return P2PQ_CLI_FAIL;
+  }
+  p2pq_cli_catch_signals(rt, 130 + 0x100);
+  /* the handshake timeout bounds the wait; the loop itself needs no deadline */
+  rv = p2pq_runtime_run(rt, P2PQ_TSTAMP_MAX, on_event, f);
+  p2pq_cli_catch_signals(NULL, 0);
+  if (rv >= 0x100)
+    rv -= 0x100;
+  else {
+    p2pq_cli_err("runtime failed: %s", p2pq_strerror(rv));
+    rv = P2PQ_CLI_FAIL;
+  }
+  if (rv == 130)
+    p2pq_cli_err("interrupted");
+  if (f->connected || f->done > 0)
+    p2pq_cli_progress_done(&f->prog, p2pq_runtime_now());
+  p2pq_runtime_free(rt);
+  return rv;
+}
+
+int p2pq_cli_fetch(int argc, char **argv) {
+  fetch_opts o;
+  fetcher f;
+  p2pq_creds *creds = NULL;
+  int rv;
+  memset(&f, 0, sizeof(f));
+  if ((rv = parse_opts(argc, argv, &o, &f)) == 0 && (rv = make_creds(&o, &creds)) == 0 &&
+      (rv = open_outputs(&f, o.out)) == 0) {
+    f.verbose = o.verbose;
+    f.pin_text = o.pin;
+    f.timeout_s = o.timeout_s;
+    f.buf = malloc(READ_CHUNK);
+    rv = f.buf != NULL ? run(&f, &o, creds) : P2PQ_CLI_FAIL;
+    for (size_t i = 0; i < f.n; i++)
+      if (!f.dls[i].done)
+        f.dls[i].failed = 1;
+    if (rv == 0 && f.done != f.n)
+      rv = P2PQ_CLI_FAIL;
+  }
+  if (f.dls != NULL)
+    close_outputs(&f);
+  free(f.dls);
+  free(f.buf);
+  p2pq_creds_free(creds);
+  return rv < 0 ? P2PQ_CLI_OK : rv;
+}

@@ -1,0 +1,349 @@
+/* p2pquic serve: files over hq-interop (HTTP/0.9 over QUIC). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "crypto/cert.h"
+#include "io/hq.h"
+
+#define CHUNK (256u << 10)
+#define REQ_MAX (P2PQ_HQ_PATH_MAX + 8)
+
+/* A request stream: collecting the request line, then sending a file. */
+typedef struct req {
+  p2pq_conn *conn;
+  uint64_t id;
+  uint8_t line[REQ_MAX];
+  size_t line_len;
+  int fd;            /* file being sent, -1 before / after */
+  uint64_t off, size;
+  struct req *next;
+} req;
+
+typedef struct server {
+  const char *root;
+  int verbose;
+  req *reqs;
+  uint8_t *chunk;
+  uint64_t served_files, served_bytes;
+} server;
+
+static req *req_find(server *s, p2pq_conn *c, uint64_t id) {
+  for (req *r = s->reqs; r != NULL; r = r->next)
+    if (r->conn == c && r->id == id)
+      return r;
+  return NULL;
+}
+
+static void req_drop(server *s, req *r) {
+  req **pp = &s->reqs;
+  while (*pp != r)
+    pp = &(*pp)->next;
+  *pp = r->next;
+  if (r->fd >= 0)
+    close(r->fd);
+  free(r);
+}
+
+static void refuse(server *s, req *r, uint64_t code, const char *why) {
+  if (s->verbose)
+    fprintf(stderr, "p2pquic: stream %llu: %s\n", (unsigned long long)r->id, why);
+  p2pq_stream_reset(r->conn, r->id, code);
+  p2pq_stream_stop_sending(r->conn, r->id, code);
+  req_drop(s, r);
+}
+
+/* Opens root + path as a regular file; the parser already refused "..". */
+static void start_file(server *s, req *r, const char *path) {
+  char full[4096 + P2PQ_HQ_PATH_MAX];
+  struct stat st;
+  snprintf(full, sizeof(full), "%s%s", s->root, path);
+  r->fd = open(full, O_RDONLY | O_CLOEXEC);
+  if (r->fd < 0 || fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    refuse(s, r, P2PQ_HQ_ERR_NOT_FOUND, "no such file");
+    return;
+  }
+  r->size = (uint64_t)st.st_size;
+  if (s->verbose)
+    fprintf(stderr, "p2pquic: stream %llu: GET %s (%llu bytes)\n", (unsigned long long)r->id,
+            path, (unsigned long long)r->size);
+}
+
+static void on_readable(server *s, p2pq_conn *c, uint64_t id) {
+  req *r = req_find(s, c, id);
+  char path[P2PQ_HQ_PATH_MAX];
+  int fin = 0, rv;
+  if (r == NULL || r->fd >= 0)
+    return;
+  for (;;) {
+    uint8_t tmp[512];
+    int64_t n = p2pq_stream_read(c, id, tmp, sizeof(tmp), &fin);
+    if (n < 0)
+      return;
+    if (r->line_len + (size_t)n > sizeof(r->line)) {
+      refuse(s, r, P2PQ_HQ_ERR_BAD_REQUEST, "request too long");
+      return;
+    }
+    memcpy(r->line + r->line_len, tmp, (size_t)n);
+    r->line_len += (size_t)n;
+    if (n == 0 || fin)
+      break;
+  }
+  rv = p2pq_hq_parse_request(r->line, r->line_len, fin, path, sizeof(path));
+  if (rv == P2PQ_ERR_TRUNCATED)
+    return; /* wait for the rest of the line */
+  if (rv != 0) {
+    refuse(s, r, P2PQ_HQ_ERR_BAD_REQUEST, "bad request (or a path outside the root)");
+    return;
+  }
+  start_file(s, r, path);
+}
+
+/* Fills the stream's send buffer from the file; unaccepted bytes are read
+ * again next time (pread), so no per-stream buffer is needed. */
+static void pump(server *s, req *r) {
+  for (;;) {
+    uint64_t left = r->size - r->off;
+    size_t want = left < CHUNK ? (size_t)left : CHUNK;
+    ssize_t got = 0;
+    int64_t w;
+    if (want > 0) {
+      got = pread(r->fd, s->chunk, want, (off_t)r->off);
+      if (got <= 0) {
+        refuse(s, r, P2PQ_HQ_ERR_INTERNAL, "file read failed");
+        return;
+      }
+    }
+    w = p2pq_stream_write(r->conn, r->id, s->chunk, (size_t)got,
+                          r->off + (uint64_t)got == r->size);
+    if (w < 0) {
+      req_drop(s, r); /* peer stopped the stream, or the connection closes */
+      return;
+    }
+    r->off += (uint64_t)w;
+    if (r->off == r->size && w == got) {
+      s->served_files++;
+      s->served_bytes += r->size;
+      req_drop(s, r);
+      return;
+    }
+    if (w < got || w == 0)
+      return; /* send buffer full: next loop turn */
+  }
+}
+
+static void pump_all(server *s) {
+  req *r = s->reqs, *next;
+  for (; r != NULL; r = next) {
+    next = r->next;
+    if (r->fd >= 0)
+      pump(s, r);
+  }
+}
+
+static void on_opened(server *s, p2pq_conn *c, uint64_t id) {
+  req *r;
+  if ((id & 3) != 0)
+    return; /* hq-interop uses client-initiated bidirectional streams only */
+  if ((r = calloc(1, sizeof(*r))) == NULL) {
+    p2pq_stream_reset(c, id, P2PQ_HQ_ERR_INTERNAL);
+    return;
+  }
+  r->conn = c;
+  r->id = id;
+  r->fd = -1;
+  r->next = s->reqs;
+  s->reqs = r;
+}
+
+static void drop_conn(server *s, p2pq_conn *c) {
+  req *r = s->reqs, *next;
+  for (; r != NULL; r = next) {
+    next = r->next;
+    if (r->conn == c)
+      req_drop(s, r);
+  }
+}
+
+static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
+  server *s = user;
+  char a[P2PQ_ADDR_STRLEN];
+  (void)rt;
+  switch (ev->type) {
+  case P2PQ_EV_NONE: pump_all(s); break;
+  case P2PQ_EV_CONN_NEW:
+    if (s->verbose)
+      fprintf(stderr, "p2pquic: connection from %s\n", p2pq_addr_format(&ev->addr, a, sizeof(a)));
+    break;
+  case P2PQ_EV_CONNECTED:
+    if (s->verbose)
+      fprintf(stderr, "p2pquic: handshake done (ALPN %s)\n", p2pq_conn_alpn(ev->conn));
+    break;
+  case P2PQ_EV_STREAM_OPENED: on_opened(s, ev->conn, ev->stream_id); break;
+  case P2PQ_EV_STREAM_READABLE: on_readable(s, ev->conn, ev->stream_id); break;
+  case P2PQ_EV_STREAM_STOP:
+  case P2PQ_EV_STREAM_RESET: {
+    req *r = req_find(s, ev->conn, ev->stream_id);
+    if (r != NULL && (ev->type == P2PQ_EV_STREAM_STOP || r->fd < 0))
+      req_drop(s, r);
+    break;
+  }
+  case P2PQ_EV_CLOSED:
+    if (s->verbose)
+      fprintf(stderr, "p2pquic: connection closed: %s\n", p2pq_strerror(ev->error));
+    drop_conn(s, ev->conn);
+    break;
+  default: break;
+  }
+  return 0;
+}
+
+typedef struct serve_opts {
+  const char *root, *listen, *cert, *key, *qlog;
+  int verbose, retry;
+} serve_opts;
+
+static int parse_opts(int argc, char **argv, serve_opts *o) {
+  static const struct option opts[] = {
+      {"root", required_argument, NULL, 'r'}, {"listen", required_argument, NULL, 'l'},
+      {"cert", required_argument, NULL, 'c'}, {"key", required_argument, NULL, 'k'},
+      {"qlog", required_argument, NULL, 'q'}, {"retry", no_argument, NULL, 'R'},
+      {"verbose", no_argument, NULL, 'v'},    {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  int c;
+  memset(o, 0, sizeof(*o));
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "r:l:c:k:q:vh", opts, NULL)) != -1) {
+    switch (c) {
+    case 'r': o->root = optarg; break;
+    case 'l': o->listen = optarg; break;
+    case 'c': o->cert = optarg; break;
+    case 'k': o->key = optarg; break;
+    case 'q': o->qlog = optarg; break;
+    case 'R': o->retry = 1; break;
+    case 'v': o->verbose = 1; break;
+    case 'h': p2pq_cli_usage("serve"); return -1;
+    default: return p2pq_cli_usage_err("serve", "bad option for serve");
+    }
+  }
+  if (optind < argc)
+    return p2pq_cli_usage_err("serve", "unexpected argument '%s'", argv[optind]);
+  if (o->root == NULL)
+    return p2pq_cli_usage_err("serve", "serve needs --root DIR (the directory to serve)");
+  if (o->listen == NULL)
+    return p2pq_cli_usage_err("serve", "serve needs --listen ADDR:PORT, e.g. 127.0.0.1:4433");
+  if (o->cert != NULL && o->key == NULL)
+    return p2pq_cli_usage_err("serve", "--cert needs --key (the certificate's private key)");
+  return 0;
+}
+
+/* Loads --cert/--key, or makes an ephemeral self-signed certificate. */
+static int load_creds(const serve_opts *o, p2pq_creds **out, uint8_t fp[32]) {
+  p2pq_creds_config cc;
+  char *cert = NULL, *key = NULL;
+  size_t cl = 0, kl = 0;
+  int rv;
+  memset(&cc, 0, sizeof(cc));
+  cc.is_server = 1;
+  if (o->key != NULL) {
+    if ((key = p2pq_cli_read_file(o->key, &kl)) == NULL) {
+      p2pq_cli_err("cannot read key file %s: %s", o->key, strerror(errno));
+      return -1;
+    }
+    if (o->cert != NULL && (cert = p2pq_cli_read_file(o->cert, &cl)) == NULL) {
+      p2pq_cli_err("cannot read certificate file %s: %s", o->cert, strerror(errno));
+      free(key);
+      return -1;
+    }
+    cc.raw_public_key = o->cert == NULL;
+  } else if ((rv = p2pq_cert_self_signed("localhost", 30 * 86400, &cert, &cl, &key, &kl)) != 0) {
+    p2pq_cli_err("cannot make a self-signed certificate: %s", p2pq_strerror(rv));
+    return -1;
+  }
+  cc.cert_pem = cert;
+  cc.cert_pem_len = cl;
+  cc.key_pem = key;
+  cc.key_pem_len = kl;
+  rv = p2pq_fingerprint_from_key_pem(key, kl, fp);
+  if (rv == 0)
+    rv = p2pq_creds_new(out, &cc);
+  if (rv != 0)
+    p2pq_cli_err("cannot use %s%s%s: %s (is it PEM? does the key match?)",
+                 o->cert ? o->cert : "", o->cert ? " / " : "", o->key ? o->key : "the key",
+                 p2pq_strerror(rv));
+  free(cert);
+  free(key);
+  return rv == 0 ? 0 : -1;
+}
+
+int p2pq_cli_serve(int argc, char **argv) {
+  static const char *alpn[] = {"hq-interop"};
+  serve_opts o;
+  server s;
+  p2pq_creds *creds = NULL;
+  p2pq_runtime *rt = NULL;
+  p2pq_runtime_config rc;
+  p2pq_config qc;
+  p2pq_addr listen, bound;
+  struct stat st;
+  uint8_t fp[32];
+  char err[512], fps[P2PQ_FINGERPRINT_STRLEN], as[P2PQ_ADDR_STRLEN];
+  int rv;
+  if ((rv = parse_opts(argc, argv, &o)) != 0)
+    return rv < 0 ? P2PQ_CLI_OK : rv;
+  if (p2pq_addr_parse(&listen, o.listen, -1) != 0)
+    return p2pq_cli_usage_err("serve", "cannot parse --listen '%s': use ADDR:PORT, e.g. "
+                                       "127.0.0.1:4433 or [::]:4433", o.listen);
+  if (stat(o.root, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    p2pq_cli_err("--root %s is not a directory: %s", o.root,
+                 errno ? strerror(errno) : "not a directory");
+    return P2PQ_CLI_FAIL;
+  }
+  if (load_creds(&o, &creds, fp) != 0)
+    return P2PQ_CLI_FAIL;
+  memset(&rc, 0, sizeof(rc));
+  rc.bind = &listen;
+  rc.n_bind = 1;
+  rc.qlog_dir = o.qlog;
+  memset(&qc, 0, sizeof(qc));
+  qc.is_server = 1;
+  qc.creds = creds;
+  qc.alpn = alpn;
+  qc.n_alpn = 1;
+  p2pq_settings_default(&qc.settings);
+  qc.settings.retry = o.retry;
+  if ((rv = p2pq_runtime_new(&rt, &rc, &qc, err, sizeof(err))) != 0) {
+    p2pq_cli_err("%s", err[0] ? err : p2pq_strerror(rv));
+    p2pq_creds_free(creds);
+    return P2PQ_CLI_FAIL;
+  }
+  memset(&s, 0, sizeof(s));
+  s.root = o.root;
+  s.verbose = o.verbose;
+  s.chunk = malloc(CHUNK);
+  p2pq_runtime_local_addr(rt, 0, &bound);
+  p2pq_fingerprint_format(fp, fps);
+  printf("listening on %s (hq-interop, serving %s)\nfingerprint %s\n",
+         p2pq_addr_format(&bound, as, sizeof(as)), o.root, fps);
+  fflush(stdout);
+  p2pq_cli_catch_signals(rt, 0);
+  rv = s.chunk != NULL ? p2pq_runtime_run(rt, P2PQ_TSTAMP_MAX, on_event, &s) : P2PQ_ERR_NOMEM;
+  p2pq_cli_catch_signals(NULL, 0);
+  if (rv != 0)
+    p2pq_cli_err("server stopped: %s", p2pq_strerror(rv));
+  else if (o.verbose)
+    fprintf(stderr, "p2pquic: served %llu files, %llu bytes\n",
+            (unsigned long long)s.served_files, (unsigned long long)s.served_bytes);
+  while (s.reqs != NULL)
+    req_drop(&s, s.reqs);
+  free(s.chunk);
+  p2pq_runtime_free(rt);
+  p2pq_creds_free(creds);
+  return rv == 0 ? P2PQ_CLI_OK : P2PQ_CLI_FAIL;
+}
