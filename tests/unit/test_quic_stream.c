@@ -116,6 +116,30 @@ static void test_recv_states(void **state) {
   assert_int_equal(p2pq_stream_app_write(&st, d, 1, 0), P2PQ_ERR_STATE);
   p2pq_stream_clear(&st);
 
+  /* zero-copy reads across a chunk boundary, FIN seen with the last piece */
+  {
+    size_t total = P2PQ_RECVBUF_CHUNK + 500, seen = 0, n;
+    uint8_t *big = malloc(total);
+    const uint8_t *p;
+    for (size_t i = 0; i < total; i++)
+      big[i] = (uint8_t)(i * 13);
+    assert_int_equal(p2pq_stream_init(&st, 3, 0, &(p2pq_stream_limits){0, 1 << 20, 1 << 20, 0}), 0);
+    assert_int_equal(p2pq_stream_on_stream(&st, NULL, 0, big, total, 1), 0);
+    do {
+      p2pq_stream_app_peek(&st, &p, &n, &fin);
+      assert_true(n > 0);
+      assert_memory_equal(p, big + seen, n);
+      assert_int_equal(fin, seen + n == total);
+      p2pq_stream_app_consume(&st, NULL, n);
+      seen += n;
+    } while (!fin);
+    assert_int_equal(seen, total);
+    assert_int_equal(st.recv_state, P2PQ_RECV_DATA_READ);
+    assert_true(st.rfc.consumed == total);
+    p2pq_stream_clear(&st);
+    free(big);
+  }
+
   /* an empty stream: FIN only, reported once to the reader */
   assert_int_equal(p2pq_stream_init(&st, 3, 0, &LIM), 0);
   assert_int_equal(p2pq_stream_on_stream(&st, &conn, 0, NULL, 0, 1), 0);
