@@ -146,6 +146,8 @@ void p2pq_conn_free(p2pq_conn *c) {
       p2pq_ep_unregister_cid(c->ep, &c->local_cids[i].cid);
   if (c->is_server)
     p2pq_ep_unregister_cid(c->ep, &c->initial_dcid);
+  for (i = 0; i < (int)c->n_held; i++)
+    free(c->held[i].data);
   for (i = 0; i < P2PQ_MAX_DGRAM_QUEUE; i++) {
     free(c->dgram_rx[i].data);
     free(c->dgram_tx[i].data);
@@ -347,6 +349,7 @@ p2pq_tstamp p2pq_conn_next_timeout(p2pq_conn *c) {
   t = tmin(t, p2pq_path_next_timeout(c));
   if (c->prev_rx_discard_time != 0)
     t = tmin(t, c->prev_rx_discard_time);
+  t = tmin(t, p2pq_conn_pacing_deadline(c));
   return t;
 }
 
@@ -369,6 +372,7 @@ void p2pq_conn_on_timeout(p2pq_conn *c, p2pq_tstamp now) {
   int i;
   if (c->state == CONN_CLOSED)
     return;
+  c->last_now = now;
   if (c->state >= CONN_CLOSING) {
     if (now >= c->close_deadline)
       close_now(c, c->close_error);

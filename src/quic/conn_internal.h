@@ -144,6 +144,15 @@ typedef struct p2pq_dgram {
   uint8_t *data;
 } p2pq_dgram;
 
+/* A server holds 1-RTT packets that arrive before its handshake completes
+ * (RFC 9001 5.7) and replays them afterwards. */
+#define P2PQ_MAX_EARLY_1RTT 8
+typedef struct p2pq_held_pkt {
+  uint8_t *data;
+  size_t len;
+  p2pq_addr local, remote;
+} p2pq_held_pkt;
+
 struct p2pq_conn {
   p2pq_endpoint *ep;
   struct p2pq_conn *next_in_ep;    /* endpoint's list */
@@ -207,6 +216,9 @@ struct p2pq_conn {
   p2pq_dgram dgram_tx[P2PQ_MAX_DGRAM_QUEUE];
   size_t dgram_tx_head, dgram_tx_n;
 
+  p2pq_held_pkt held[P2PQ_MAX_EARLY_1RTT];
+  size_t n_held;
+
   /* address discovery */
   p2pq_addr observed;              /* what the peer told us, newest */
   uint64_t observed_seq;           /* highest seq received (+1; 0 = none) */
@@ -217,6 +229,7 @@ struct p2pq_conn {
   p2pq_tstamp handshake_deadline;
   p2pq_tstamp close_deadline;      /* closing/draining end */
   p2pq_tstamp last_activity;
+  p2pq_tstamp last_now;            /* the latest time the caller gave us */
 
   /* close */
   int close_app;
@@ -269,6 +282,8 @@ int p2pq_conn_on_udp(p2pq_conn *c, uint8_t *data, size_t len, const p2pq_addr *l
 /* Builds one datagram for this connection; returns its length or 0. */
 int p2pq_conn_write_datagram(p2pq_conn *c, uint8_t *buf, size_t cap, p2pq_tx *tx,
                              p2pq_tstamp now);
+/* When the pacer holds back data that congestion control would allow. */
+p2pq_tstamp p2pq_conn_pacing_deadline(p2pq_conn *c);
 
 /* conn_path.c */
 int p2pq_path_find(p2pq_conn *c, const p2pq_addr *local, const p2pq_addr *remote);

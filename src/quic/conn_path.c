@@ -139,6 +139,10 @@ void p2pq_path_set_active(p2pq_conn *c, int idx, p2pq_tstamp now) {
    * only the port changed (likely a NAT rebinding) */
   if (same_ip) {
     p->rec.rtt = old->rec.rtt;
+    p->rec.cc = old->rec.cc;
+    p->mtu = old->mtu;
+    p->pmtud_done = old->pmtud_done;
+    p2pq_recovery_set_mds(&p->rec, (uint32_t)p->mtu);
   }
   if (!p->validated && !p->challenge_pending && !p->challenge_outstanding)
     p2pq_path_start_validation(c, idx, now);

@@ -453,12 +453,41 @@ fail:
   return rv;
 }
 
+static void hold_1rtt(p2pq_conn *c, const uint8_t *pkt, size_t len, const p2pq_addr *local,
+                      const p2pq_addr *remote) {
+  p2pq_held_pkt *hp;
+  if (c->n_held == P2PQ_MAX_EARLY_1RTT)
+    return; /* bounded: the peer retransmits */
+  hp = &c->held[c->n_held];
+  hp->data = malloc(len);
+  if (hp->data == NULL)
+    return;
+  memcpy(hp->data, pkt, len);
+  hp->len = len;
+  hp->local = *local;
+  hp->remote = *remote;
+  c->n_held++;
+}
+
+static void replay_held(p2pq_conn *c, p2pq_tstamp now) {
+  size_t i, n = c->n_held;
+  c->n_held = 0;
+  for (i = 0; i < n; i++) {
+    p2pq_held_pkt *hp = &c->held[i];
+    if (c->state < CONN_CLOSING)
+      p2pq_conn_on_udp(c, hp->data, hp->len, &hp->local, &hp->remote, 0, now);
+    free(hp->data);
+    hp->data = NULL;
+  }
+}
+
 int p2pq_conn_on_udp(p2pq_conn *c, uint8_t *data, size_t len, const p2pq_addr *local,
                      const p2pq_addr *remote, int ecn, p2pq_tstamp now) {
   size_t off = 0;
   int path_idx, any_ok = 0, first = 1;
   const p2pq_config *cfg = p2pq_ep_config(c->ep);
   (void)ecn;
+  c->last_now = now;
   if (c->state == CONN_CLOSED || c->state == CONN_DRAINING)
     return 0;
   if (c->state == CONN_CLOSING) {
@@ -485,6 +514,10 @@ int p2pq_conn_on_udp(p2pq_conn *c, uint8_t *data, size_t len, const p2pq_addr *l
     }
     if (h.type != P2PQ_PKT_1RTT && h.version != c->version)
       continue;
+    if (h.type == P2PQ_PKT_1RTT && c->is_server && !c->handshake_complete) {
+      hold_1rtt(c, pkt, h.pkt_len, local, remote);
+      break;
+    }
     if (!p2pq_cid_equal(&h.dcid, &c->local_cids[0].cid) && h.type != P2PQ_PKT_1RTT &&
         !(c->is_server && p2pq_cid_equal(&h.dcid, &c->initial_dcid)))
       continue; /* coalesced packets must share the DCID */
@@ -497,6 +530,8 @@ int p2pq_conn_on_udp(p2pq_conn *c, uint8_t *data, size_t len, const p2pq_addr *l
     if (c->state >= CONN_CLOSING)
       break;
   }
+  if (c->n_held > 0 && c->handshake_complete)
+    replay_held(c, now);
   if (any_ok) {
     c->stats.bytes_recv += len;
     if (path_idx >= 0)

@@ -393,10 +393,12 @@ static int space_wants_send(p2pq_conn *c, int space, int path_idx, int cc_ok) {
     return c->close_pending;
   if (sp->ack_now || sp->probe_pending)
     return 1;
+  /* handshake data is small and must not wait behind 1-RTT data that the
+   * peer cannot acknowledge before the handshake completes */
+  if (p2pq_sendbuf_has_pending(&sp->crypto_tx) && (cc_ok || space != P2PQ_PNS_APP))
+    return 1;
   if (!cc_ok)
     return 0;
-  if (p2pq_sendbuf_has_pending(&sp->crypto_tx))
-    return 1;
   if (space != P2PQ_PNS_APP)
     return 0;
   if (!c->handshake_complete && c->is_server)
@@ -448,7 +450,7 @@ static int build_packet(p2pq_conn *c, int space, int path_idx, uint8_t *p, size_
       (sp->unacked_eliciting > 0 && cc_ok))
     if ((rv = write_ack(c, space, &w, &frecs, now)) < 0)
       goto fail;
-  if (cc_ok || sp->probe_pending) {
+  if (cc_ok || sp->probe_pending || space != P2PQ_PNS_APP) {
     if (space == P2PQ_PNS_APP) {
       if (c->handshake_done_pending && c->is_server) {
         p2pq_frame f = {.type = P2PQ_FT_HANDSHAKE_DONE};
@@ -473,6 +475,10 @@ static int build_packet(p2pq_conn *c, int space, int path_idx, uint8_t *p, size_
           (rv = p2pq_conn_write_streams(c, &w, &frecs, &eliciting)) < 0)
         goto fail;
     }
+    /* a pure ACK sender must still get its packets acknowledged now and then,
+     * or its sent-packet table only grows */
+    if (space == P2PQ_PNS_APP && !eliciting && sp->sent.non_eliciting_streak >= 20)
+      c->ping_pending = 1;
     if ((sp->probe_pending || (space == P2PQ_PNS_APP && c->ping_pending)) && !eliciting) {
       p2pq_frame f = {.type = P2PQ_FT_PING};
       if (write_frame(&w, &f) == 0) {
@@ -686,9 +692,21 @@ static int write_close_datagram(p2pq_conn *c, uint8_t *buf, size_t cap, p2pq_tx 
   return (int)used;
 }
 
+p2pq_tstamp p2pq_conn_pacing_deadline(p2pq_conn *c) {
+  p2pq_path *p = &c->paths[c->active_path];
+  p2pq_tstamp t;
+  if (c->state != CONN_ESTABLISHED || !p2pq_recovery_can_send(&p->rec, (uint32_t)p->mtu))
+    return P2PQ_TSTAMP_MAX;
+  if (!p2pq_conn_streams_want_send(c) && c->dgram_tx_n == 0)
+    return P2PQ_TSTAMP_MAX;
+  t = p2pq_recovery_pacing_time(&p->rec, (uint32_t)p->mtu, c->last_now);
+  return t > c->last_now ? t : P2PQ_TSTAMP_MAX;
+}
+
 int p2pq_conn_write_datagram(p2pq_conn *c, uint8_t *buf, size_t cap, p2pq_tx *tx,
                              p2pq_tstamp now) {
   int i, n;
+  c->last_now = now;
   if (c->state == CONN_CLOSED || c->state == CONN_DRAINING)
     return 0;
   if (c->state == CONN_CLOSING)
