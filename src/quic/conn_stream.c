@@ -143,7 +143,7 @@ static int write_one_ctrl(p2pq_conn *c, p2pq_stream *st, p2pq_wr *w, p2pq_frec *
     f.type = P2PQ_FT_MAX_STREAM_DATA;
     f.u.max_stream_data.stream_id = st->id;
     f.u.max_stream_data.max =
-        p2pq_stream_max_data_update(st, c->paths[c->active_path].rec.rtt.smoothed, 0);
+        p2pq_stream_max_data_update(st, c->paths[c->active_path].rec.rtt.smoothed, c->last_now);
     if ((rv = put(w, &f)) != 0)
       return rv;
     *eliciting = 1;
