@@ -20,6 +20,7 @@ typedef struct dl {
   int fd;
   uint64_t stream_id, bytes;
   int started, done, failed;
+  int regular; /* the output is a regular file (safe to remove on failure) */
 } dl;
 
 typedef struct fetcher {
@@ -64,6 +65,7 @@ static int open_outputs(fetcher *f, const char *out) {
   }
   for (size_t i = 0; i < f->n; i++) {
     dl *d = &f->dls[i];
+    struct stat st;
     size_t l;
     if (strcmp(out, "-") == 0) {
       d->fd = STDOUT_FILENO;
@@ -87,6 +89,7 @@ static int open_outputs(fetcher *f, const char *out) {
       p2pq_cli_err("cannot write %s: %s", d->out_path, strerror(errno));
       return P2PQ_CLI_FAIL;
     }
+    d->regular = fstat(d->fd, &st) == 0 && S_ISREG(st.st_mode);
   }
   return 0;
 }
@@ -96,8 +99,9 @@ static void close_outputs(fetcher *f) {
     dl *d = &f->dls[i];
     if (d->fd > STDOUT_FILENO)
       close(d->fd);
-    if (d->failed && d->out_path != NULL)
-      unlink(d->out_path); /* no half files that look complete */
+    /* no half files that look complete; only files, never /dev/null & co */
+    if (d->failed && d->regular && d->out_path != NULL)
+      unlink(d->out_path);
     free(d->out_path);
   }
 }
@@ -222,9 +226,29 @@ static int closed_code(fetcher *f, int error) {
   return P2PQ_CLI_FAIL;
 }
 
+static void print_stats(p2pq_runtime *rt, p2pq_conn *c, int error) {
+  p2pq_conn_stats cs;
+  p2pq_runtime_stats rs;
+  p2pq_conn_get_stats(c, &cs);
+  p2pq_runtime_get_stats(rt, &rs);
+  fprintf(stderr,
+          "p2pquic: connection closed: %s\n"
+          "  packets sent %llu recv %llu lost %llu; srtt %.3f ms min_rtt %.3f ms; cwnd %llu; "
+          "pmtu %llu\n"
+          "  datagrams rx %llu in %llu syscalls, tx %llu in %llu syscalls (%llu EAGAIN, %llu "
+          "errors); GSO %s GRO %s\n",
+          p2pq_strerror(error), (unsigned long long)cs.pkts_sent,
+          (unsigned long long)cs.pkts_recv, (unsigned long long)cs.pkts_lost,
+          (double)cs.srtt_ns / 1e6, (double)cs.min_rtt_ns / 1e6, (unsigned long long)cs.cwnd,
+          (unsigned long long)cs.pmtu, (unsigned long long)rs.rx_datagrams,
+          (unsigned long long)rs.rx_syscalls, (unsigned long long)rs.tx_datagrams,
+          (unsigned long long)rs.tx_syscalls, (unsigned long long)rs.tx_eagain,
+          (unsigned long long)rs.tx_errors, p2pq_runtime_gso(rt, 0) ? "on" : "off",
+          p2pq_runtime_gro(rt, 0) ? "on" : "off");
+}
+
 static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
   fetcher *f = user;
-  (void)rt;
   switch (ev->type) {
   case P2PQ_EV_NONE:
     /* the close went out in the turn after it was asked for */
@@ -251,7 +275,7 @@ static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
   case P2PQ_EV_CLOSED:
     f->conn = NULL;
     if (f->verbose)
-      fprintf(stderr, "p2pquic: connection closed: %s\n", p2pq_strerror(ev->error));
+      print_stats(rt, ev->conn, ev->error);
     return closed_code(f, ev->error) + 0x100; /* never 0: stop the loop */
   default: break;
   }

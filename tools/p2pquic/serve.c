@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,7 +13,7 @@
 #include "crypto/cert.h"
 #include "io/hq.h"
 
-#define CHUNK (256u << 10)
+#define CHUNK (1u << 20) /* bytes offered to a stream per write call */
 #define REQ_MAX (P2PQ_HQ_PATH_MAX + 8)
 
 /* A request stream: collecting the request line, then sending a file. */
@@ -22,6 +23,7 @@ typedef struct req {
   uint8_t line[REQ_MAX];
   size_t line_len;
   int fd;            /* file being sent, -1 before / after */
+  const uint8_t *map; /* the file, mapped (NULL for an empty file) */
   uint64_t off, size;
   struct req *next;
 } req;
@@ -30,7 +32,6 @@ typedef struct server {
   const char *root;
   int verbose;
   req *reqs;
-  uint8_t *chunk;
   uint64_t served_files, served_bytes;
 } server;
 
@@ -46,6 +47,8 @@ static void req_drop(server *s, req *r) {
   while (*pp != r)
     pp = &(*pp)->next;
   *pp = r->next;
+  if (r->map != NULL)
+    munmap((void *)r->map, (size_t)r->size);
   if (r->fd >= 0)
     close(r->fd);
   free(r);
@@ -70,6 +73,16 @@ static void start_file(server *s, req *r, const char *path) {
     return;
   }
   r->size = (uint64_t)st.st_size;
+  if (r->size > 0) {
+    /* the stream copies from the mapping: one copy, no read buffer */
+    void *m = mmap(NULL, (size_t)r->size, PROT_READ, MAP_SHARED, r->fd, 0);
+    if (m == MAP_FAILED) {
+      refuse(s, r, P2PQ_HQ_ERR_INTERNAL, "cannot map the file");
+      return;
+    }
+    madvise(m, (size_t)r->size, MADV_SEQUENTIAL);
+    r->map = m;
+  }
   if (s->verbose)
     fprintf(stderr, "p2pquic: stream %llu: GET %s (%llu bytes)\n", (unsigned long long)r->id,
             path, (unsigned long long)r->size);
@@ -105,35 +118,26 @@ static void on_readable(server *s, p2pq_conn *c, uint64_t id) {
   start_file(s, r, path);
 }
 
-/* Fills the stream's send buffer from the file; unaccepted bytes are read
- * again next time (pread), so no per-stream buffer is needed. */
+/* Offers the stream as much of the file as its send buffer takes. */
 static void pump(server *s, req *r) {
+  static const uint8_t none[1];
   for (;;) {
     uint64_t left = r->size - r->off;
     size_t want = left < CHUNK ? (size_t)left : CHUNK;
-    ssize_t got = 0;
-    int64_t w;
-    if (want > 0) {
-      got = pread(r->fd, s->chunk, want, (off_t)r->off);
-      if (got <= 0) {
-        refuse(s, r, P2PQ_HQ_ERR_INTERNAL, "file read failed");
-        return;
-      }
-    }
-    w = p2pq_stream_write(r->conn, r->id, s->chunk, (size_t)got,
-                          r->off + (uint64_t)got == r->size);
+    int64_t w = p2pq_stream_write(r->conn, r->id, r->map ? r->map + r->off : none, want,
+                                  (uint64_t)want == left);
     if (w < 0) {
       req_drop(s, r); /* peer stopped the stream, or the connection closes */
       return;
     }
     r->off += (uint64_t)w;
-    if (r->off == r->size && w == got) {
+    if (r->off == r->size && (size_t)w == want) {
       s->served_files++;
       s->served_bytes += r->size;
       req_drop(s, r);
       return;
     }
-    if (w < got || w == 0)
+    if ((size_t)w < want || w == 0)
       return; /* send buffer full: next loop turn */
   }
 }
@@ -174,7 +178,6 @@ static void drop_conn(server *s, p2pq_conn *c) {
 static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
   server *s = user;
   char a[P2PQ_ADDR_STRLEN];
-  (void)rt;
   switch (ev->type) {
   case P2PQ_EV_NONE: pump_all(s); break;
   case P2PQ_EV_CONN_NEW:
@@ -195,8 +198,20 @@ static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
     break;
   }
   case P2PQ_EV_CLOSED:
-    if (s->verbose)
-      fprintf(stderr, "p2pquic: connection closed: %s\n", p2pq_strerror(ev->error));
+    if (s->verbose) {
+      p2pq_conn_stats cs;
+      p2pq_runtime_stats rs;
+      p2pq_conn_get_stats(ev->conn, &cs);
+      p2pq_runtime_get_stats(rt, &rs);
+      fprintf(stderr,
+              "p2pquic: connection closed: %s\n  packets sent %llu lost %llu, srtt %.3f ms, "
+              "cwnd %llu; datagrams tx %llu in %llu syscalls (%llu EAGAIN), rx %llu in %llu\n",
+              p2pq_strerror(ev->error), (unsigned long long)cs.pkts_sent,
+              (unsigned long long)cs.pkts_lost, (double)cs.srtt_ns / 1e6,
+              (unsigned long long)cs.cwnd, (unsigned long long)rs.tx_datagrams,
+              (unsigned long long)rs.tx_syscalls, (unsigned long long)rs.tx_eagain,
+              (unsigned long long)rs.rx_datagrams, (unsigned long long)rs.rx_syscalls);
+    }
     drop_conn(s, ev->conn);
     break;
   default: break;
@@ -326,14 +341,13 @@ int p2pq_cli_serve(int argc, char **argv) {
   memset(&s, 0, sizeof(s));
   s.root = o.root;
   s.verbose = o.verbose;
-  s.chunk = malloc(CHUNK);
   p2pq_runtime_local_addr(rt, 0, &bound);
   p2pq_fingerprint_format(fp, fps);
   printf("listening on %s (hq-interop, serving %s)\nfingerprint %s\n",
          p2pq_addr_format(&bound, as, sizeof(as)), o.root, fps);
   fflush(stdout);
   p2pq_cli_catch_signals(rt, 0);
-  rv = s.chunk != NULL ? p2pq_runtime_run(rt, P2PQ_TSTAMP_MAX, on_event, &s) : P2PQ_ERR_NOMEM;
+  rv = p2pq_runtime_run(rt, P2PQ_TSTAMP_MAX, on_event, &s);
   p2pq_cli_catch_signals(NULL, 0);
   if (rv != 0)
     p2pq_cli_err("server stopped: %s", p2pq_strerror(rv));
@@ -342,7 +356,6 @@ int p2pq_cli_serve(int argc, char **argv) {
             (unsigned long long)s.served_files, (unsigned long long)s.served_bytes);
   while (s.reqs != NULL)
     req_drop(&s, s.reqs);
-  free(s.chunk);
   p2pq_runtime_free(rt);
   p2pq_creds_free(creds);
   return rv == 0 ? P2PQ_CLI_OK : P2PQ_CLI_FAIL;
