@@ -7,6 +7,7 @@
 #include "crypto/initial.h"
 #include "quic/conn_internal.h"
 #include "quic/conn_stream.h"
+#include "quic/qlog.h"
 
 #define FREC_BLOCK 256
 
@@ -359,6 +360,13 @@ static void close_now(p2pq_conn *c, int err) {
   if (c->close_error == 0)
     c->close_error = err;
   c->state = CONN_CLOSED;
+  {
+    char f[160];
+    snprintf(f, sizeof(f), "\"owner\":\"%s\",\"reason\":\"%s\"",
+             c->close_error == P2PQ_ERR_PEER_CLOSED ? "remote" : "local",
+             p2pq_strerror(c->close_error));
+    p2pq_qlog_note(c, "connectivity:connection_closed", f, c->last_now);
+  }
   if (!c->closed_event_sent) {
     c->closed_event_sent = 1;
     p2pq_conn_push_event(c, P2PQ_EV_CLOSED, 0, 0, NULL);
@@ -440,7 +448,6 @@ void p2pq_conn_get_stats(const p2pq_conn *c, p2pq_conn_stats *st) {
 
 int p2pq_conn_key_update(p2pq_conn *c, p2pq_tstamp now) {
   int nphase;
-  (void)now;
   if (!c->handshake_confirmed || !c->app_keys)
     return P2PQ_ERR_STATE;
   if (c->key_phase != c->rx_phase)
@@ -453,6 +460,7 @@ int p2pq_conn_key_update(p2pq_conn *c, p2pq_tstamp now) {
   c->key_phase_start_pn = c->spaces[P2PQ_PNS_APP].next_pn;
   c->pkts_protected = 0;
   c->stats.key_updates++;
+  p2pq_qlog_note(c, "security:key_updated", "\"key_type\":\"1RTT\",\"trigger\":\"local\"", now);
   return 0;
 }
 

@@ -247,6 +247,7 @@ struct p2pq_conn {
   /* stats */
   p2pq_conn_stats stats;
   int qlog;
+  p2pq_tstamp qlog_ref;
 };
 
 /* conn.c */
@@ -316,6 +317,5 @@ void p2pq_ep_unregister_cid(p2pq_endpoint *ep, const p2pq_cid *cid);
 void p2pq_ep_push_event(p2pq_endpoint *ep, const p2pq_event *ev);
 void p2pq_ep_detach(p2pq_endpoint *ep, p2pq_conn *c);
 void p2pq_ep_reset_token(p2pq_endpoint *ep, const p2pq_cid *cid, uint8_t token[16]);
-void p2pq_ep_qlog(p2pq_endpoint *ep, p2pq_conn *c, const char *fmt, ...);
 
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "quic/conn_internal.h"
+#include "quic/qlog.h"
 
 #define PATH_CHALLENGE_TRIES 3
 #define PMTUD_STEP_FAILS 3
@@ -149,6 +150,7 @@ void p2pq_path_set_active(p2pq_conn *c, int idx, p2pq_tstamp now) {
   if (p->peer_cid_index < 0)
     p2pq_cid_pick_for_path(c, idx);
   p2pq_path_observe(c, idx);
+  p2pq_qlog_path(c, "connectivity:path_updated", &p->local, &p->remote, now);
   p2pq_conn_push_event(c, P2PQ_EV_MIGRATED, 0, 0, &p->remote);
 }
 

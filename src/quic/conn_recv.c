@@ -6,6 +6,7 @@
 #include "crypto/retry.h"
 #include "quic/conn_internal.h"
 #include "quic/conn_stream.h"
+#include "quic/qlog.h"
 
 static int pkt_space(p2pq_pkt_type t) {
   switch (t) {
@@ -61,6 +62,7 @@ static int on_ack(p2pq_conn *c, int space, const p2pq_frame *f, int path_idx, p2
     c->peer_address_validated = 1;
   rv = p2pq_recovery_on_ack_received(&c->paths[path_idx].rec, &env, (uint8_t)space, ranges, n,
                                      delay, f->u.ack.has_ecn ? &ecn : NULL, now);
+  p2pq_qlog_metrics(c, now);
   if (rv == P2PQ_ERR_INVALID_ARG)
     return P2PQ_ERR_FRAME_ENCODING;
   return rv;
@@ -420,6 +422,8 @@ static int process_packet(p2pq_conn *c, uint8_t *pkt, const p2pq_pkt_hdr *h, int
     c->peer_cid_from_initial = 0;
   }
   was_largest = sp->largest_recv == UINT64_MAX || pn > sp->largest_recv;
+  if (c->qlog)
+    p2pq_qlog_packet(c, 0, space, pn, h->pkt_len, pkt + h->pn_offset + pn_len, (size_t)rv, now);
   if (*path_idx < 0) {
     /* validate via frames first to learn if the packet is probing-only */
     rv = process_frames(c, h->type, pkt + h->pn_offset + pn_len, (size_t)rv, 0, &h->dcid,

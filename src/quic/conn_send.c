@@ -7,6 +7,7 @@
 
 #include "quic/conn_internal.h"
 #include "quic/conn_stream.h"
+#include "quic/qlog.h"
 
 /* A packet whose payload is written but not yet sealed: the last packet of a
  * datagram stays open so padding can still be added to it. */
@@ -93,6 +94,7 @@ void p2pq_conn_on_lost(void *user, const p2pq_sentpkt *pkt) {
   p2pq_frec *f;
   int i;
   c->stats.pkts_lost++;
+  p2pq_qlog_packet_lost(c, pkt->space, pkt->pn, c->last_now);
   for (f = pkt->frames; f != NULL; f = f->next) {
     switch (f->kind) {
     case FREC_STREAM:
@@ -372,6 +374,10 @@ static void seal(p2pq_conn *c, pkt_open *po, p2pq_tstamp now) {
   if (po->long_hdr)
     p2pq_pkt_patch_length(po->start, po->length_offset,
                           pkt_len - po->pn_offset + P2PQ_AEAD_TAG_LEN);
+  if (c->qlog)
+    p2pq_qlog_packet(c, 1, po->space, po->pn, pkt_len + P2PQ_AEAD_TAG_LEN,
+                     po->start + po->pn_offset + po->pn_len,
+                     pkt_len - po->pn_offset - po->pn_len, now);
   len = p2pq_pp_protect(po->key, po->start, po->pn_offset, po->pn_len, po->pn, pkt_len);
   po->sent.size = (uint32_t)len;
   po->sent.time_sent = now;

@@ -1,13 +1,13 @@
 /* The sans-I/O endpoint: many connections behind one address, demultiplexed by
  * connection ID; accepting new connections (with Retry when asked), version
  * negotiation and stateless reset (RFC 9000 5.2, 6, 8.1, 10.3). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crypto/retry.h"
 #include "quic/conn_internal.h"
+#include "quic/qlog.h"
 
 #define EP_STATELESS_MAX 16
 #define TOKEN_LIFETIME (10 * P2PQ_S)
@@ -240,24 +240,6 @@ static void attach(p2pq_endpoint *ep, p2pq_conn *c) {
   ep->nconns++;
 }
 
-void p2pq_ep_qlog(p2pq_endpoint *ep, p2pq_conn *c, const char *fmt, ...) {
-  char buf[1024];
-  va_list ap;
-  int n;
-  if (!c->qlog)
-    return;
-  buf[0] = 0x1e; /* JSON-SEQ record separator (RFC 7464) */
-  va_start(ap, fmt);
-  n = vsnprintf(buf + 1, sizeof(buf) - 2, fmt, ap);
-  va_end(ap);
-  if (n < 0)
-    return;
-  if ((size_t)n > sizeof(buf) - 3)
-    n = (int)sizeof(buf) - 3;
-  buf[1 + n] = '\n';
-  ep->cfg.qlog(ep->cfg.hook_user, c, buf, (size_t)n + 2);
-}
-
 /* ---- connection setup ---- */
 
 static int init_local_cid(p2pq_conn *c) {
@@ -298,6 +280,7 @@ int p2pq_endpoint_connect(p2pq_endpoint *ep, p2pq_conn **out, const p2pq_addr *l
   c->peer_cids[0].path_id = pi;
   c->paths[pi].peer_cid_index = 0;
   c->peer_cid_from_initial = 1;
+  p2pq_qlog_start(c, now);
   if ((rv = p2pq_conn_derive_initial(c, &c->odcid)) != 0 ||
       (rv = p2pq_conn_tls_init(c, sni)) != 0) {
     p2pq_conn_free(c);
@@ -464,6 +447,7 @@ static int accept_conn(p2pq_endpoint *ep, const p2pq_pkt_hdr *h, uint8_t *data, 
     p2pq_conn_free(c);
     return rv;
   }
+  p2pq_qlog_start(c, now);
   p2pq_conn_push_event(c, P2PQ_EV_CONN_NEW, 0, 0, remote);
   rv = p2pq_conn_on_udp(c, data, len, local, remote, ecn, now);
   if (c->state == CONN_HANDSHAKE && c->stats.pkts_recv == 0) {

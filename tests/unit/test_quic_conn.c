@@ -206,6 +206,51 @@ static int handshake_done(net *n) { return n->cli_connected && n->srv_connected;
 
 static char *g_cert, *g_key;
 static int g_address_discovery;
+static int g_qlog;
+
+typedef struct qlog_stats {
+  int records, headers, sent, received, metrics, closed, bad;
+} qlog_stats;
+static qlog_stats g_qs;
+
+/* Every record: RS, one balanced JSON object, LF. */
+static void qlog_hook(void *user, p2pq_conn *c, const char *rec, size_t len) {
+  int depth = 0, in_str = 0;
+  (void)user;
+  (void)c;
+  g_qs.records++;
+  if (len < 3 || rec[0] != 0x1e || rec[1] != '{' || rec[len - 1] != '\n') {
+    g_qs.bad++;
+    return;
+  }
+  for (size_t i = 1; i < len - 1; i++) {
+    char ch = rec[i];
+    if (in_str) {
+      if (ch == '\\')
+        i++;
+      else if (ch == '"')
+        in_str = 0;
+    } else if (ch == '"') {
+      in_str = 1;
+    } else if (ch == '{' || ch == '[') {
+      depth++;
+    } else if (ch == '}' || ch == ']') {
+      depth--;
+    }
+  }
+  if (depth != 0 || in_str)
+    g_qs.bad++;
+  if (strstr(rec, "\"qlog_format\":\"JSON-SEQ\""))
+    g_qs.headers++;
+  if (strstr(rec, "transport:packet_sent"))
+    g_qs.sent++;
+  if (strstr(rec, "transport:packet_received"))
+    g_qs.received++;
+  if (strstr(rec, "recovery:metrics_updated"))
+    g_qs.metrics++;
+  if (strstr(rec, "connectivity:connection_closed"))
+    g_qs.closed++;
+}
 static size_t g_cert_len, g_key_len;
 
 static void net_init(net *n, uint64_t seed, int loss, int retry) {
@@ -244,6 +289,10 @@ static void net_init(net *n, uint64_t seed, int loss, int retry) {
   cfg.rand_user = &n->srng;
   cfg.creds = n->screds;
   cfg.settings.retry = retry;
+  if (g_qlog) {
+    cfg.qlog = qlog_hook;
+    cfg.qlog_enabled = 1;
+  }
   cfg.settings.max_datagram_frame_size = 1200;
   if (g_address_discovery)
     cfg.settings.address_discovery = 0; /* server: provide */
@@ -563,6 +612,26 @@ static void test_observed_address(void **state) {
   net_free(&n);
 }
 
+static void test_qlog(void **state) {
+  net n;
+  (void)state;
+  memset(&g_qs, 0, sizeof(g_qs));
+  g_qlog = 1;
+  net_init(&n, 70, 5, 0);
+  connect_and_send(&n, 128 << 10, NULL, 70);
+  assert_int_equal(p2pq_conn_close(n.cc, 1, 0, "done", n.now), 0);
+  flush(&n);
+  run_until(&n, n.now + 10 * P2PQ_S, both_closed);
+  g_qlog = 0;
+  assert_int_equal(g_qs.bad, 0);
+  assert_int_equal(g_qs.headers, 2); /* one trace per side */
+  assert_true(g_qs.sent > 100);
+  assert_true(g_qs.received > 100);
+  assert_true(g_qs.metrics > 10);
+  assert_int_equal(g_qs.closed, 2);
+  net_free(&n);
+}
+
 static int setup(void **state) {
   (void)state;
   return p2pq_cert_self_signed("localhost", 3600, &g_cert, &g_cert_len, &g_key, &g_key_len);
@@ -584,7 +653,7 @@ int main(void) {
       cmocka_unit_test(test_nat_rebinding),  cmocka_unit_test(test_active_migration),
       cmocka_unit_test(test_datagrams),      cmocka_unit_test(test_idle_timeout),
       cmocka_unit_test(test_stateless_reset), cmocka_unit_test(test_version_negotiation),
-      cmocka_unit_test(test_observed_address),
+      cmocka_unit_test(test_observed_address), cmocka_unit_test(test_qlog),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
