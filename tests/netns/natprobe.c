@@ -216,6 +216,7 @@ typedef struct seen {
 typedef struct client {
   p2pq_addr srv[MAX_SOCKS]; /* same indexing as the server's sockets */
   p2pq_addr local;          /* this host's address towards the server */
+  p2pq_addr mapped_local;   /* the socket the mapping test used */
   int wait_ms;              /* how long to wait for one answer */
   uint64_t txid;
   double best_rtt;
@@ -313,6 +314,7 @@ static const char *classify_mapping(client *c, int *nat, int *preserved, p2pq_ad
            fmt(&m[i], b3));
   }
   close(fd);
+  c->mapped_local = loc;
   *mapped = m[0];
   *nat = !p2pq_addr_equal(&m[0], &loc);
   *preserved = m[0].port == loc.port;
@@ -390,7 +392,7 @@ static int cmd_classify(int argc, char **argv) {
     return 1;
   }
   printf("result nat=%s mapping=%s filtering=%s preserved=%s local=%s mapped=%s rtt_ms=%.1f\n",
-         nat ? "yes" : "no", mapping, filtering, preserved ? "yes" : "no", fmt(&c.local, b),
+         nat ? "yes" : "no", mapping, filtering, preserved ? "yes" : "no", fmt(&c.mapped_local, b),
          fmt(&mapped, b2), c.best_rtt);
   return 0;
 }
