@@ -65,10 +65,21 @@ typedef struct p2pq_config {
   void (*qlog)(void *user, p2pq_conn *c, const char *record, size_t len);
   void *hook_user;
   int qlog_enabled;
+  /* Datagrams that are not QUIC (first byte 0..63: STUN and the like, RFC 9443
+   * demultiplexing) go here instead of being dropped; the hook may answer with
+   * p2pq_endpoint_queue_raw. */
+  void (*on_other)(void *user, p2pq_endpoint *ep, const uint8_t *data, size_t len,
+                   const p2pq_addr *local, const p2pq_addr *remote, p2pq_tstamp now);
+  void *other_user;
 } p2pq_config;
 
 int p2pq_endpoint_new(p2pq_endpoint **out, const p2pq_config *cfg);
 void p2pq_endpoint_free(p2pq_endpoint *ep);
+
+/* Queues a datagram that is not QUIC (e.g. a STUN response) to go out through
+ * p2pq_endpoint_send; bounded, P2PQ_ERR_AGAIN when full. */
+int p2pq_endpoint_queue_raw(p2pq_endpoint *ep, const uint8_t *data, size_t len,
+                            const p2pq_addr *local, const p2pq_addr *remote);
 
 /* ECN codepoint of a received / to-be-sent datagram (IP TOS low two bits). */
 enum { P2PQ_ECN_NOT = 0, P2PQ_ECN_ECT1 = 1, P2PQ_ECN_ECT0 = 2, P2PQ_ECN_CE = 3 };

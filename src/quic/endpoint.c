@@ -306,6 +306,20 @@ static stateless_pkt *out_slot(p2pq_endpoint *ep, const p2pq_addr *local,
   return s;
 }
 
+int p2pq_endpoint_queue_raw(p2pq_endpoint *ep, const uint8_t *data, size_t len,
+                            const p2pq_addr *local, const p2pq_addr *remote) {
+  stateless_pkt *s;
+  if (len > sizeof(s->data))
+    return P2PQ_ERR_NOBUF;
+  s = out_slot(ep, local, remote);
+  if (s == NULL)
+    return P2PQ_ERR_AGAIN;
+  memcpy(s->data, data, len);
+  s->len = len;
+  ep->out_n++;
+  return 0;
+}
+
 static void send_vn(p2pq_endpoint *ep, const p2pq_pkt_hdr *h, const p2pq_addr *local,
                     const p2pq_addr *remote) {
   static const uint32_t versions[] = {P2PQ_QUIC_V1, 0x1a2a3a4a /* grease */};
@@ -482,6 +496,14 @@ int p2pq_endpoint_recv(p2pq_endpoint *ep, const uint8_t *data, size_t len,
   ep->last_now = now;
   if (len == 0 || len > sizeof(ep->scratch))
     return P2PQ_ERR_MALFORMED;
+  if ((data[0] & 0xc0) == 0) {
+    /* RFC 9443: 0..63 is not QUIC (the fixed bit is clear); STUN lives here */
+    if (ep->cfg.on_other != NULL) {
+      ep->cfg.on_other(ep->cfg.other_user, ep, data, len, local, remote, now);
+      return 0;
+    }
+    return P2PQ_ERR_MALFORMED;
+  }
   if (p2pq_pkt_peek_dcid(data, len, ep->cfg.cid_len, &dcid) != 0)
     return P2PQ_ERR_MALFORMED;
   memcpy(ep->scratch, data, len); /* decryption works in place */

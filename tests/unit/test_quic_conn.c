@@ -632,6 +632,53 @@ static void test_qlog(void **state) {
   net_free(&n);
 }
 
+static int g_other_calls;
+
+static void echo_other(void *user, p2pq_endpoint *ep, const uint8_t *data, size_t len,
+                       const p2pq_addr *local, const p2pq_addr *remote, p2pq_tstamp now) {
+  (void)user;
+  (void)now;
+  g_other_calls++;
+  assert_int_equal(p2pq_endpoint_queue_raw(ep, data, len, local, remote), 0);
+}
+
+/* Non-QUIC datagrams (first byte < 64, e.g. STUN) reach the hook, and what it
+ * queues leaves through p2pq_endpoint_send; without a hook they are dropped. */
+static void test_other_protocols(void **state) {
+  net n;
+  uint8_t stunlike[20] = {0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42};
+  uint8_t out[1500];
+  p2pq_tx tx;
+  p2pq_endpoint *ep;
+  p2pq_config cfg;
+  static const char *alpn[] = {"x"};
+  (void)state;
+  net_init(&n, 71, 0, 0);
+  assert_int_equal(p2pq_endpoint_recv(n.srv, stunlike, sizeof(stunlike), &n.saddr, &n.caddr, 0,
+                                      n.now),
+                   P2PQ_ERR_MALFORMED);
+  assert_int_equal(p2pq_endpoint_send(n.srv, out, sizeof(out), 1, &tx, n.now), 0);
+  memset(&cfg, 0, sizeof(cfg));
+  p2pq_settings_default(&cfg.settings);
+  cfg.is_server = 1;
+  cfg.rand = rng_fill;
+  cfg.rand_user = &n.srng;
+  cfg.creds = n.screds;
+  cfg.alpn = alpn;
+  cfg.n_alpn = 1;
+  cfg.on_other = echo_other;
+  assert_int_equal(p2pq_endpoint_new(&ep, &cfg), 0);
+  g_other_calls = 0;
+  assert_int_equal(p2pq_endpoint_recv(ep, stunlike, sizeof(stunlike), &n.saddr, &n.caddr, 0, n.now),
+                   0);
+  assert_int_equal(g_other_calls, 1);
+  assert_int_equal(p2pq_endpoint_send(ep, out, sizeof(out), 1, &tx, n.now), (int)sizeof(stunlike));
+  assert_memory_equal(out, stunlike, sizeof(stunlike));
+  assert_true(p2pq_addr_equal(&tx.remote, &n.caddr));
+  p2pq_endpoint_free(ep);
+  net_free(&n);
+}
+
 static int setup(void **state) {
   (void)state;
   return p2pq_cert_self_signed("localhost", 3600, &g_cert, &g_cert_len, &g_key, &g_key_len);
@@ -654,6 +701,7 @@ int main(void) {
       cmocka_unit_test(test_datagrams),      cmocka_unit_test(test_idle_timeout),
       cmocka_unit_test(test_stateless_reset), cmocka_unit_test(test_version_negotiation),
       cmocka_unit_test(test_observed_address), cmocka_unit_test(test_qlog),
+      cmocka_unit_test(test_other_protocols),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
