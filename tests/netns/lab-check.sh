@@ -200,7 +200,9 @@ done
 
 ns_after=$(ip netns list 2>/dev/null | awk '{print $1}' | sort)
 if [ "$ns_before" = "$ns_after" ]; then ok "ip netns list as it was before"; else bad "ip netns list changed"; fi
-if pgrep -f "/run/p2pq-lab/$ID/|$build/tests/netns/(delayq|natprobe)" >/dev/null; then bad "lab processes left running"; else ok "no lab processes left"; fi
+# (exited daemons may sit as zombies until init reaps them: those are gone)
+lab_procs() { ps -eo stat=,args= | awk '$1 !~ /^Z/' | grep -E "/run/p2pq-lab/$ID/|$build/tests/netns/(delayq|natprobe)"; }
+if lab_procs >/dev/null; then bad "lab processes left running: $(lab_procs)"; else ok "no lab processes left"; fi
 
 echo
 echo "NAT lab results (delay $DELAY ms per router; RTT: measured (expected), ms)"
