@@ -77,6 +77,7 @@ typedef struct p2pq_pnspace {
   p2pq_sendbuf crypto_tx;
   p2pq_recvbuf crypto_rx;
   int probe_pending;              /* PTO asked for probe packets here */
+  uint64_t ecn_rx[3];             /* packets received with ECT(0), ECT(1), CE */
 } p2pq_pnspace;
 
 typedef struct p2pq_local_cid {
@@ -150,6 +151,7 @@ typedef struct p2pq_dgram {
 typedef struct p2pq_held_pkt {
   uint8_t *data;
   size_t len;
+  int ecn;
   p2pq_addr local, remote;
 } p2pq_held_pkt;
 

@@ -266,8 +266,18 @@ static p2pq_tstamp ack_delay_max(const p2pq_conn *c) {
   return c->local_tp.max_ack_delay * P2PQ_MS;
 }
 
-static void note_received(p2pq_conn *c, int space, uint64_t pn, int eliciting, p2pq_tstamp now) {
+static void note_received(p2pq_conn *c, int space, uint64_t pn, int eliciting, int ecn,
+                          p2pq_tstamp now) {
   p2pq_pnspace *sp = &c->spaces[space];
+  /* RFC 9000 13.4.1: counts per packet, reported in ACK_ECN */
+  if (ecn == P2PQ_ECN_ECT0)
+    sp->ecn_rx[0]++;
+  else if (ecn == P2PQ_ECN_ECT1)
+    sp->ecn_rx[1]++;
+  else if (ecn == P2PQ_ECN_CE) {
+    sp->ecn_rx[2]++;
+    sp->ack_now = 1; /* congestion news travels at once */
+  }
   int out_of_order = sp->largest_recv != UINT64_MAX && pn < sp->largest_recv;
   int gap = sp->largest_recv != UINT64_MAX && pn > sp->largest_recv + 1;
   p2pq_ackrange_add(&sp->recv, pn);
@@ -384,7 +394,8 @@ static int update_path(p2pq_conn *c, int path_idx, const p2pq_addr *local,
 }
 
 static int process_packet(p2pq_conn *c, uint8_t *pkt, const p2pq_pkt_hdr *h, int *path_idx,
-                          const p2pq_addr *local, const p2pq_addr *remote, p2pq_tstamp now) {
+                          const p2pq_addr *local, const p2pq_addr *remote, int ecn,
+                          p2pq_tstamp now) {
   int space = pkt_space(h->type);
   uint64_t pn;
   size_t pn_len;
@@ -437,7 +448,7 @@ static int process_packet(p2pq_conn *c, uint8_t *pkt, const p2pq_pkt_hdr *h, int
     if (rv != 0)
       goto fail;
   }
-  note_received(c, space, pn, eliciting, now);
+  note_received(c, space, pn, eliciting, ecn, now);
   c->stats.pkts_recv++;
   if (space == P2PQ_PNS_HANDSHAKE && c->is_server) {
     /* RFC 9001 4.9.1: a server stops using Initial keys on its first Handshake
@@ -458,7 +469,7 @@ fail:
 }
 
 static void hold_1rtt(p2pq_conn *c, const uint8_t *pkt, size_t len, const p2pq_addr *local,
-                      const p2pq_addr *remote) {
+                      const p2pq_addr *remote, int ecn) {
   p2pq_held_pkt *hp;
   if (c->n_held == P2PQ_MAX_EARLY_1RTT)
     return; /* bounded: the peer retransmits */
@@ -468,6 +479,7 @@ static void hold_1rtt(p2pq_conn *c, const uint8_t *pkt, size_t len, const p2pq_a
     return;
   memcpy(hp->data, pkt, len);
   hp->len = len;
+  hp->ecn = ecn;
   hp->local = *local;
   hp->remote = *remote;
   c->n_held++;
@@ -479,7 +491,7 @@ static void replay_held(p2pq_conn *c, p2pq_tstamp now) {
   for (i = 0; i < n; i++) {
     p2pq_held_pkt *hp = &c->held[i];
     if (c->state < CONN_CLOSING)
-      p2pq_conn_on_udp(c, hp->data, hp->len, &hp->local, &hp->remote, 0, now);
+      p2pq_conn_on_udp(c, hp->data, hp->len, &hp->local, &hp->remote, hp->ecn, now);
     free(hp->data);
     hp->data = NULL;
   }
@@ -490,7 +502,6 @@ int p2pq_conn_on_udp(p2pq_conn *c, uint8_t *data, size_t len, const p2pq_addr *l
   size_t off = 0;
   int path_idx, any_ok = 0, first = 1;
   const p2pq_config *cfg = p2pq_ep_config(c->ep);
-  (void)ecn;
   c->last_now = now;
   if (c->state == CONN_CLOSED || c->state == CONN_DRAINING)
     return 0;
@@ -519,14 +530,14 @@ int p2pq_conn_on_udp(p2pq_conn *c, uint8_t *data, size_t len, const p2pq_addr *l
     if (h.type != P2PQ_PKT_1RTT && h.version != c->version)
       continue;
     if (h.type == P2PQ_PKT_1RTT && c->is_server && !c->handshake_complete) {
-      hold_1rtt(c, pkt, h.pkt_len, local, remote);
+      hold_1rtt(c, pkt, h.pkt_len, local, remote, ecn);
       break;
     }
     if (!p2pq_cid_equal(&h.dcid, &c->local_cids[0].cid) && h.type != P2PQ_PKT_1RTT &&
         !(c->is_server && p2pq_cid_equal(&h.dcid, &c->initial_dcid)))
       continue; /* coalesced packets must share the DCID */
     first = 0;
-    rv = process_packet(c, pkt, &h, &path_idx, local, remote, now);
+    rv = process_packet(c, pkt, &h, &path_idx, local, remote, ecn, now);
     if (rv == 0)
       any_ok = 1;
     else

@@ -171,7 +171,8 @@ static int write_ack(p2pq_conn *c, int space, p2pq_wr *w, p2pq_frec **frecs, p2p
     return 0;
   if (space == P2PQ_PNS_APP && now > sp->largest_recv_time)
     delay = ((now - sp->largest_recv_time) / P2PQ_US) >> c->local_tp.ack_delay_exponent;
-  rv = p2pq_frame_encode_ack(w, r, n, delay, NULL);
+  rv = p2pq_frame_encode_ack(w, r, n, delay,
+                             sp->ecn_rx[0] | sp->ecn_rx[1] | sp->ecn_rx[2] ? sp->ecn_rx : NULL);
   if (rv < 0)
     return rv == P2PQ_ERR_NOBUF ? 0 : rv;
   sp->ack_now = 0;
@@ -523,10 +524,12 @@ done:
   po->sent.pn = pn;
   po->sent.space = (uint8_t)space;
   po->sent.path_id = c->paths[path_idx].id;
+  if (p2pq_recovery_ecn_ok(&c->paths[path_idx].rec))
+    po->sent.flags |= P2PQ_SENT_ECT0;
   if (space == P2PQ_PNS_HANDSHAKE && !c->is_server)
     c->client_sent_handshake = 1;
   if (eliciting)
-    po->sent.flags = P2PQ_SENT_ACK_ELICITING | P2PQ_SENT_IN_FLIGHT;
+    po->sent.flags |= P2PQ_SENT_ACK_ELICITING | P2PQ_SENT_IN_FLIGHT;
   return (int)(w.p - p) + P2PQ_AEAD_TAG_LEN;
 fail:
   p2pq_frec_put_chain(c, frecs);
@@ -588,6 +591,8 @@ static int write_pmtu_probe(p2pq_conn *c, int path_idx, uint8_t *buf, p2pq_tx *t
   po.sent.space = P2PQ_PNS_APP;
   po.sent.path_id = p->id;
   po.sent.flags = P2PQ_SENT_ACK_ELICITING | P2PQ_SENT_IN_FLIGHT | P2PQ_SENT_PMTU_PROBE;
+  if (p2pq_recovery_ecn_ok(&p->rec))
+    po.sent.flags |= P2PQ_SENT_ECT0; /* same marking as its GSO neighbours */
   p->probe_pn = pn;
   p->probe_sent = 1;
   seal(c, &po, now);
@@ -595,7 +600,7 @@ static int write_pmtu_probe(p2pq_conn *c, int path_idx, uint8_t *buf, p2pq_tx *t
   c->stats.bytes_sent += p->probe_size;
   tx->local = p->local;
   tx->remote = p->remote;
-  tx->ecn = P2PQ_ECN_NOT;
+  tx->ecn = p2pq_recovery_ecn_ok(&p->rec) ? P2PQ_ECN_ECT0 : P2PQ_ECN_NOT;
   tx->segment = p->probe_size;
   return (int)p->probe_size;
 }
@@ -659,7 +664,8 @@ static int write_on_path(p2pq_conn *c, int path_idx, uint8_t *buf, size_t cap, p
   c->stats.bytes_sent += used;
   tx->local = p->local;
   tx->remote = p->remote;
-  tx->ecn = P2PQ_ECN_NOT;
+  /* every packet of the datagram was marked ECT(0) while the path's ECN works */
+  tx->ecn = p2pq_recovery_ecn_ok(&p->rec) ? P2PQ_ECN_ECT0 : P2PQ_ECN_NOT;
   tx->segment = used;
   return (int)used;
 }

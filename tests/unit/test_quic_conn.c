@@ -34,6 +34,7 @@ typedef struct flight {
   p2pq_tstamp at;
   int to_server;
   p2pq_addr from, to;
+  int ecn;
   size_t len;
   uint8_t data[1500];
 } flight;
@@ -51,6 +52,8 @@ typedef struct net {
   int srv_migrated, srv_validated, srv_datagrams, cli_observed;
   p2pq_addr observed;
   uint64_t big_dropped;
+  int ce_pct;          /* routers mark this share of ECT packets CE */
+  uint64_t ect_seen, ce_marked;
   flight *q;
   size_t qn, qcap;
   uint64_t dropped, delivered;
@@ -85,6 +88,13 @@ static void enqueue(net *n, int to_server, const p2pq_tx *tx, const uint8_t *d, 
       if (to_server && n->nat_port)
         f->from.port = n->nat_port; /* a NAT rewrites the source on the way out */
       f->len = l;
+      f->ecn = tx->ecn;
+      if (f->ecn == P2PQ_ECN_ECT0)
+        n->ect_seen++;
+      if (f->ecn != P2PQ_ECN_NOT && n->ce_pct > 0 && (int)(rng_next(&n->r) % 100) < n->ce_pct) {
+        f->ecn = P2PQ_ECN_CE;
+        n->ce_marked++;
+      }
       memcpy(f->data, d + off, l);
     }
     off += l;
@@ -185,7 +195,8 @@ static int step(net *n, p2pq_tstamp limit) {
     n->delivered++;
     if (!f.to_server && n->nat_port && f.to.port != n->cli_local.port)
       f.to = n->cli_local; /* ... and back to the inside address */
-    p2pq_endpoint_recv(f.to_server ? n->srv : n->cli, f.data, f.len, &f.to, &f.from, 0, n->now);
+    p2pq_endpoint_recv(f.to_server ? n->srv : n->cli, f.data, f.len, &f.to, &f.from, f.ecn,
+                       n->now);
   } else {
     if (tc <= n->now)
       p2pq_endpoint_on_timeout(n->cli, n->now);
@@ -632,6 +643,22 @@ static void test_qlog(void **state) {
   net_free(&n);
 }
 
+/* ECN end to end: packets go out ECT(0), ACK_ECN reports them, CE marks act as
+ * congestion signals (the window shrinks) without any loss. */
+static void test_ecn(void **state) {
+  net n;
+  p2pq_conn_stats st;
+  (void)state;
+  net_init(&n, 72, 0, 0);
+  n.ce_pct = 3;
+  connect_and_send(&n, 1 << 20, NULL, 72);
+  p2pq_conn_get_stats(n.cc, &st);
+  assert_true(n.ect_seen > 500);
+  assert_true(n.ce_marked > 0);
+  assert_true(st.cwnd < 200000); /* CE held the window down */
+  net_free(&n);
+}
+
 static int g_other_calls;
 
 static void echo_other(void *user, p2pq_endpoint *ep, const uint8_t *data, size_t len,
@@ -701,7 +728,7 @@ int main(void) {
       cmocka_unit_test(test_datagrams),      cmocka_unit_test(test_idle_timeout),
       cmocka_unit_test(test_stateless_reset), cmocka_unit_test(test_version_negotiation),
       cmocka_unit_test(test_observed_address), cmocka_unit_test(test_qlog),
-      cmocka_unit_test(test_other_protocols),
+      cmocka_unit_test(test_other_protocols), cmocka_unit_test(test_ecn),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
