@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Interop between p2pquic and quic-go 0.29 over hq-interop on 127.0.0.1.
+#   run-quicgo.sh MODE P2PQUIC QUICGO_HQ WORKDIR
+# MODE:
+#   fetch-from-quicgo    p2pquic fetch  <- quicgo-hq server   (handshake, 10 MB + more files)
+#   quicgo-from-serve    quicgo-hq client <- p2pquic serve
+#   peer-keyupdate-fetch p2pquic fetch follows the quic-go server's key updates
+#   peer-keyupdate-serve p2pquic serve follows the quic-go client's key updates
+#   own-keyupdate-fetch  p2pquic fetch starts key updates (needs fetch --key-update N)
+# Every file is checked by sha256; every wait is bounded; a missing tool fails.
+set -euo pipefail
+
+mode=${1:?mode}
+p2pquic=${2:?path to p2pquic}
+quicgo=${3:?path to quicgo-hq}
+work=${4:?work dir}
+TIMEOUT=${INTEROP_TIMEOUT:-120}
+# quic-go's key update interval in packets: small enough for dozens of updates in 10 MB
+KU_INTERVAL=100
+
+fail() { echo "FAIL [$mode]: $*" >&2; exit 1; }
+[ -x "$p2pquic" ] || fail "p2pquic not built at $p2pquic (cmake --build BUILD --target p2pquic)"
+[ -x "$quicgo" ] || fail "quicgo-hq not built at $quicgo (go not found? run scripts/install-deps.sh; the interop/quicgo_build test builds it)"
+for t in sha256sum timeout head; do
+  command -v $t >/dev/null || fail "$t not found (coreutils)"
+done
+
+rm -rf "$work"
+mkdir -p "$work/www" "$work/out"
+server_pid=
+cleanup() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill "$server_pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$server_pid" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+
+# Test files: a 10 MB random file and a few odd sizes (names not all-digit).
+head -c 10485760 /dev/urandom > "$work/www/f10m.bin"
+head -c 100007 /dev/urandom > "$work/www/f100k.bin"
+printf 'hello, quic\n' > "$work/www/small.txt"
+FILES="f10m.bin f100k.bin small.txt"
+
+# start_server CMD...: runs it in the background, waits (bounded) for its
+# "listening on ADDR:PORT" and "fingerprint FP" lines; sets PORT and FP.
+start_server() {
+  "$@" > "$work/server.out" 2> "$work/server.err" &
+  server_pid=$!
+  for _ in $(seq 100); do
+    grep -q '^fingerprint ' "$work/server.out" 2>/dev/null && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.err" >&2; fail "server died at start"; }
+    sleep 0.1
+  done
+  PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\) .*/\1/p' "$work/server.out")
+  FP=$(sed -n 's/^fingerprint //p' "$work/server.out")
+  [ -n "$PORT" ] && [ -n "$FP" ] || { cat "$work/server.out" "$work/server.err" >&2; fail "server did not print its port and fingerprint within 10 s"; }
+  echo "server: $* on port $PORT ($FP)"
+}
+
+# stop_server: SIGTERM and a bounded wait; the quic-go server prints its key
+# update counts when it stops.
+stop_server() {
+  kill "$server_pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$server_pid" 2>/dev/null && fail "server did not stop on SIGTERM within 5 s"
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=
+}
+
+urls() { for f in $FILES; do printf 'https://127.0.0.1:%s/%s ' "$PORT" "$f"; done; }
+
+check_files() {
+  local f
+  for f in $FILES; do
+    [ -f "$work/out/$f" ] || fail "$f was not saved"
+    a=$(sha256sum < "$work/www/$f"); b=$(sha256sum < "$work/out/$f")
+    [ "$a" = "$b" ] || fail "$f differs from the served file (sha256 ${a%% *} vs ${b%% *})"
+  done
+  echo "ok: $(echo $FILES | wc -w) files identical (sha256)"
+}
+
+# run_client CMD...: bounded; fails with the client's output.
+run_client() {
+  local rc=0
+  timeout "$TIMEOUT" "$@" > "$work/client.log" 2>&1 || rc=$?
+  cat "$work/client.log"
+  [ $rc -eq 124 ] && fail "client did not finish within $TIMEOUT s"
+  [ $rc -eq 0 ] || { cat "$work/server.err" >&2; fail "client exited with $rc"; }
+}
+
+# A missing file must make the client fail (exit 1: not a usage error, not a
+# timeout) and leave no output file behind.
+expect_not_found() {
+  local rc=0
+  rm -rf "$work/out404"
+  mkdir -p "$work/out404"
+  timeout 30 "$@" > "$work/client404.log" 2>&1 || rc=$?
+  cat "$work/client404.log"
+  [ $rc -eq 1 ] || fail "fetching a missing file gave exit code $rc (want 1)"
+  [ ! -e "$work/out404/nope.bin" ] || fail "a partial nope.bin was left behind"
+  echo "ok: missing file refused (exit $rc)"
+}
+
+# key_updates_of FILE: the count quicgo-hq printed ("N initiated here, M by the peer").
+key_updates() {
+  sed -n 's/.*key updates: \([0-9]*\) initiated here, \([0-9]*\) by the peer.*/\1 \2/p' "$1" | tail -1
+}
+
+case "$mode" in
+fetch-from-quicgo)
+  start_server "$quicgo" server -listen 127.0.0.1:0 -root "$work/www"
+  run_client "$p2pquic" fetch --pin "$FP" -o "$work/out" $(urls)
+  check_files
+  expect_not_found "$p2pquic" fetch --pin "$FP" -o "$work/out404/nope.bin" "https://127.0.0.1:$PORT/nope.bin"
+  stop_server ;;
+quicgo-from-serve)
+  start_server "$p2pquic" serve --root "$work/www" --listen 127.0.0.1:0
+  run_client "$quicgo" client -pin "$FP" -o "$work/out" -timeout "${TIMEOUT}s" $(urls)
+  check_files
+  expect_not_found "$quicgo" client -pin "$FP" -o "$work/out404" "https://127.0.0.1:$PORT/nope.bin"
+  stop_server ;;
+peer-keyupdate-fetch)
+  start_server "$quicgo" server -listen 127.0.0.1:0 -root "$work/www" -keyupdate $KU_INTERVAL
+  run_client "$p2pquic" fetch --pin "$FP" -o "$work/out" $(urls)
+  check_files
+  stop_server
+  read -r here peer <<< "$(key_updates "$work/server.err")"
+  [ "${here:-0}" -ge 3 ] || fail "the quic-go server made ${here:-no} key updates (want >= 3)"
+  echo "ok: p2pquic fetch followed $here key updates of the quic-go server" ;;
+peer-keyupdate-serve)
+  start_server "$p2pquic" serve --root "$work/www" --listen 127.0.0.1:0
+  run_client "$quicgo" client -pin "$FP" -o "$work/out" -timeout "${TIMEOUT}s" \
+    -keyupdate $KU_INTERVAL -min-key-updates 3 $(urls)
+  check_files
+  read -r here peer <<< "$(key_updates "$work/client.log")"
+  echo "ok: p2pquic serve followed $here key updates of the quic-go client"
+  stop_server ;;
+own-keyupdate-fetch)
+  "$p2pquic" help fetch | grep -q -- '--key-update' ||
+    fail "p2pquic fetch has no --key-update N option (start a key update every N packets / after N bytes); ask the CLI owner"
+  start_server "$quicgo" server -listen 127.0.0.1:0 -root "$work/www"
+  run_client "$p2pquic" fetch --pin "$FP" --key-update 100 -o "$work/out" $(urls)
+  check_files
+  stop_server
+  read -r here peer <<< "$(key_updates "$work/server.err")"
+  [ "${peer:-0}" -ge 3 ] || fail "quic-go saw ${peer:-no} key updates from p2pquic (want >= 3)"
+  echo "ok: the quic-go server followed $peer key updates of p2pquic fetch" ;;
+*) fail "unknown mode" ;;
+esac
+echo "PASS [$mode]"
