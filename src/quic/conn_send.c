@@ -387,8 +387,11 @@ static void seal(p2pq_conn *c, pkt_open *po, p2pq_tstamp now) {
   if (p2pq_recovery_on_packet_sent(&c->paths[po->path_idx].rec, &env, &po->sent) != 0)
     p2pq_frec_put_chain(c, po->frames);
   c->stats.pkts_sent++;
-  if (po->space == P2PQ_PNS_APP)
-    c->pkts_protected++;
+  if (po->space == P2PQ_PNS_APP &&
+      ++c->pkts_protected >= p2pq_pp_confidentiality_limit(c->app_alg) / 2 &&
+      p2pq_conn_key_update(c, now) == 0) {
+    /* RFC 9001 6.6: new keys long before the AEAD's confidentiality limit */
+  }
   po->active = 0;
 }
 

@@ -50,6 +50,8 @@ typedef struct net {
   size_t mtu;          /* datagrams larger than this are dropped (0: no limit) */
   uint16_t nat_port;   /* non-zero: the client's source port as the server sees it */
   int srv_migrated, srv_validated, srv_datagrams, cli_observed;
+  int srv_resets, cli_stops;
+  uint64_t srv_reset_code, cli_stop_code;
   p2pq_addr observed;
   uint64_t big_dropped;
   int ce_pct;          /* routers mark this share of ECT packets CE */
@@ -110,6 +112,10 @@ static void drain_events(net *n) {
       n->cli_closed = 1;
       n->cli_close_err = ev.error;
     }
+    if (ev.type == P2PQ_EV_STREAM_STOP) {
+      n->cli_stops++;
+      n->cli_stop_code = ev.error_code;
+    }
     if (ev.type == P2PQ_EV_OBSERVED_ADDRESS) {
       n->cli_observed++;
       n->observed = ev.addr;
@@ -128,6 +134,10 @@ static void drain_events(net *n) {
       n->rx_stream = ev.stream_id;
     if (ev.type == P2PQ_EV_MIGRATED)
       n->srv_migrated++;
+    if (ev.type == P2PQ_EV_STREAM_RESET) {
+      n->srv_resets++;
+      n->srv_reset_code = ev.error_code;
+    }
     if (ev.type == P2PQ_EV_PATH_VALIDATED)
       n->srv_validated++;
     if (ev.type == P2PQ_EV_DATAGRAM) {
@@ -217,6 +227,12 @@ static int handshake_done(net *n) { return n->cli_connected && n->srv_connected;
 
 static char *g_cert, *g_key;
 static int g_address_discovery;
+/* per-test adjustments of the endpoint configuration (NULL: none) */
+static void (*g_tweak)(p2pq_config *cfg);
+/* raw public keys (RFC 7250) with pins both ways instead of an X.509 server cert */
+static int g_rpk, g_rpk_wrong_pin;
+static char *g_ckey, *g_skey;
+static size_t g_ckey_len, g_skey_len;
 static int g_qlog;
 
 typedef struct qlog_stats {
@@ -280,16 +296,42 @@ static void net_init(net *n, uint64_t seed, int loss, int retry) {
   n->cli_local = n->caddr;
   n->rx_stream = UINT64_MAX;
 
-  memset(&cc, 0, sizeof(cc));
-  cc.is_server = 1;
-  cc.cert_pem = g_cert;
-  cc.cert_pem_len = g_cert_len;
-  cc.key_pem = g_key;
-  cc.key_pem_len = g_key_len;
-  assert_int_equal(p2pq_creds_new(&n->screds, &cc), 0);
-  memset(&cc, 0, sizeof(cc));
-  cc.verify = P2PQ_VERIFY_NONE;
-  assert_int_equal(p2pq_creds_new(&n->ccreds, &cc), 0);
+  if (g_rpk) {
+    static uint8_t spin[1][32], cpin[1][32];
+    assert_int_equal(p2pq_fingerprint_from_key_pem(g_skey, g_skey_len, spin[0]), 0);
+    assert_int_equal(p2pq_fingerprint_from_key_pem(g_ckey, g_ckey_len, cpin[0]), 0);
+    if (g_rpk_wrong_pin)
+      spin[0][0] ^= 1;
+    memset(&cc, 0, sizeof(cc));
+    cc.is_server = 1;
+    cc.key_pem = g_skey;
+    cc.key_pem_len = g_skey_len;
+    cc.raw_public_key = 1;
+    cc.verify = P2PQ_VERIFY_PIN;
+    cc.pins = (const uint8_t(*)[32])cpin;
+    cc.n_pins = 1;
+    cc.require_client_auth = 1;
+    assert_int_equal(p2pq_creds_new(&n->screds, &cc), 0);
+    memset(&cc, 0, sizeof(cc));
+    cc.key_pem = g_ckey;
+    cc.key_pem_len = g_ckey_len;
+    cc.raw_public_key = 1;
+    cc.verify = P2PQ_VERIFY_PIN;
+    cc.pins = (const uint8_t(*)[32])spin;
+    cc.n_pins = 1;
+    assert_int_equal(p2pq_creds_new(&n->ccreds, &cc), 0);
+  } else {
+    memset(&cc, 0, sizeof(cc));
+    cc.is_server = 1;
+    cc.cert_pem = g_cert;
+    cc.cert_pem_len = g_cert_len;
+    cc.key_pem = g_key;
+    cc.key_pem_len = g_key_len;
+    assert_int_equal(p2pq_creds_new(&n->screds, &cc), 0);
+    memset(&cc, 0, sizeof(cc));
+    cc.verify = P2PQ_VERIFY_NONE;
+    assert_int_equal(p2pq_creds_new(&n->ccreds, &cc), 0);
+  }
 
   memset(&cfg, 0, sizeof(cfg));
   p2pq_settings_default(&cfg.settings);
@@ -307,12 +349,16 @@ static void net_init(net *n, uint64_t seed, int loss, int retry) {
   cfg.settings.max_datagram_frame_size = 1200;
   if (g_address_discovery)
     cfg.settings.address_discovery = 0; /* server: provide */
+  if (g_tweak)
+    g_tweak(&cfg);
   assert_int_equal(p2pq_endpoint_new(&n->srv, &cfg), 0);
   if (g_address_discovery)
     cfg.settings.address_discovery = 1; /* client: receive */
   cfg.is_server = 0;
   cfg.rand_user = &n->crng;
   cfg.creds = n->ccreds;
+  if (g_tweak)
+    g_tweak(&cfg);
   assert_int_equal(p2pq_endpoint_new(&n->cli, &cfg), 0);
   assert_int_equal(p2pq_endpoint_connect(n->cli, &n->cc, &n->caddr, &n->saddr, "localhost", n->now),
                    0);
@@ -706,8 +752,139 @@ static void test_other_protocols(void **state) {
   net_free(&n);
 }
 
+
+/* Peers named by Ed25519 public keys: both pin the other's key. */
+static void test_raw_public_keys(void **state) {
+  net n;
+  uint8_t fp[32], want[32];
+  (void)state;
+  g_rpk = 1;
+  net_init(&n, 80, 0, 0);
+  connect_and_send(&n, 64 << 10, NULL, 80);
+  assert_int_equal(p2pq_conn_peer_fingerprint(n.cc, fp), 0);
+  assert_int_equal(p2pq_fingerprint_from_key_pem(g_skey, g_skey_len, want), 0);
+  assert_memory_equal(fp, want, 32);
+  assert_int_equal(p2pq_conn_peer_fingerprint(n.sc, fp), 0);
+  assert_int_equal(p2pq_fingerprint_from_key_pem(g_ckey, g_ckey_len, want), 0);
+  assert_memory_equal(fp, want, 32);
+  net_free(&n);
+  /* a pin that does not match: the client refuses, both sides learn why */
+  g_rpk_wrong_pin = 1;
+  net_init(&n, 81, 0, 0);
+  run_until(&n, n.now + 10 * P2PQ_S, both_closed);
+  g_rpk = g_rpk_wrong_pin = 0;
+  assert_false(n.cli_connected);
+  assert_true(n.cli_closed);
+  assert_true(n.cli_close_err == P2PQ_ERR_PEER_AUTH || n.cli_close_err == P2PQ_ERR_TLS_ALERT ||
+              n.cli_close_err == P2PQ_ERR_TLS);
+  assert_true(n.srv_closed);
+  assert_int_equal(n.srv_close_err, P2PQ_ERR_PEER_CLOSED);
+  net_free(&n);
+}
+
+static void tiny_windows(p2pq_config *cfg) {
+  cfg->settings.initial_max_data = 4096;
+  cfg->settings.max_data_window = 16384;
+  cfg->settings.initial_max_stream_data = 2048;
+  cfg->settings.max_stream_window = 8192;
+  cfg->settings.initial_max_streams_bidi = 2;
+}
+
+/* Flow control at every level: tiny windows still deliver everything, and the
+ * stream limit is enforced then lifted as streams finish. */
+static void test_flow_control_limits(void **state) {
+  net n;
+  uint64_t sid[3];
+  (void)state;
+  g_tweak = tiny_windows;
+  net_init(&n, 82, 3, 0);
+  connect_and_send(&n, 300 << 10, NULL, 82);
+  /* stream 0 is done; one more bidi stream may open, the next one may not */
+  assert_int_equal(p2pq_conn_open_stream(n.cc, 1, &sid[0]), 0);
+  assert_int_equal(p2pq_conn_open_stream(n.cc, 1, &sid[1]), P2PQ_ERR_STREAM_LIMIT);
+  /* finishing both directions gives credit back (MAX_STREAMS) */
+  assert_true(p2pq_stream_write(n.cc, sid[0], (const uint8_t *)"x", 1, 1) == 1);
+  n.rx_fin = 0;
+  n.rx_stream = UINT64_MAX;
+  flush(&n);
+  for (int i = 0; i < 200 && !n.rx_fin; i++)
+    step(&n, n.now + 10 * P2PQ_S);
+  assert_true(n.rx_fin);
+  assert_true(p2pq_stream_write(n.sc, 0, NULL, 0, 1) == 0);
+  assert_true(p2pq_stream_write(n.sc, sid[0], NULL, 0, 1) == 0);
+  flush(&n);
+  for (int i = 0; i < 2000 && p2pq_conn_open_stream(n.cc, 1, &sid[2]) != 0; i++)
+    if (!step(&n, n.now + 10 * P2PQ_S))
+      break;
+  assert_int_equal(sid[2], 8);
+  g_tweak = NULL;
+  net_free(&n);
+}
+
+/* RESET_STREAM and STOP_SENDING reach the peer with their codes. */
+static void test_reset_and_stop(void **state) {
+  net n;
+  uint64_t a, b;
+  uint8_t buf[4096];
+  (void)state;
+  net_init(&n, 83, 0, 0);
+  run_until(&n, n.now + 10 * P2PQ_S, handshake_done);
+  assert_int_equal(p2pq_conn_open_stream(n.cc, 1, &a), 0);
+  assert_int_equal(p2pq_conn_open_stream(n.cc, 1, &b), 0);
+  memset(buf, 1, sizeof(buf));
+  assert_true(p2pq_stream_write(n.cc, a, buf, sizeof(buf), 0) > 0);
+  assert_true(p2pq_stream_write(n.cc, b, buf, sizeof(buf), 0) > 0);
+  flush(&n);
+  for (int i = 0; i < 20; i++)
+    step(&n, n.now + P2PQ_S);
+  assert_int_equal(p2pq_stream_reset(n.cc, a, 77), 0);
+  assert_int_equal(p2pq_stream_stop_sending(n.sc, b, 99), 0);
+  flush(&n);
+  for (int i = 0; i < 200; i++)
+    if (!step(&n, n.now + 5 * P2PQ_S))
+      break;
+  /* stream a was reset (77); b was reset in answer to STOP_SENDING (RFC 9000
+   * 3.5: with the code the peer gave, 99) */
+  assert_int_equal(n.srv_resets, 2);
+  assert_true(n.srv_reset_code == 77 || n.srv_reset_code == 99);
+  assert_int_equal(n.cli_stops, 1);
+  assert_int_equal(n.cli_stop_code, 99);
+  /* a write to a stream the peer stopped fails */
+  assert_true(p2pq_stream_write(n.cc, b, buf, 10, 0) < 0);
+  net_free(&n);
+}
+
+/* One server, many clients at once: each connection stays separate. */
+static void test_many_connections(void **state) {
+  enum { N = 20 };
+  net n;
+  p2pq_conn *cc[N];
+  p2pq_addr ca[N];
+  int connected = 0;
+  (void)state;
+  net_init(&n, 84, 0, 0);
+  run_until(&n, n.now + 10 * P2PQ_S, handshake_done);
+  for (int i = 0; i < N; i++) {
+    char s[32];
+    snprintf(s, sizeof(s), "192.0.2.%d:%d", 10 + i, 7000 + i);
+    p2pq_addr_parse(&ca[i], s, -1);
+    assert_int_equal(p2pq_endpoint_connect(n.cli, &cc[i], &ca[i], &n.saddr, NULL, n.now), 0);
+  }
+  flush(&n);
+  for (int i = 0; i < 5000 && step(&n, n.now + 10 * P2PQ_S); i++)
+    ;
+  for (int i = 0; i < N; i++)
+    connected += p2pq_conn_is_established(cc[i]);
+  assert_int_equal(connected, N);
+  assert_true(p2pq_conn_is_established(n.cc));
+  net_free(&n);
+}
+
 static int setup(void **state) {
   (void)state;
+  if (p2pq_key_generate_ed25519(&g_ckey, &g_ckey_len) != 0 ||
+      p2pq_key_generate_ed25519(&g_skey, &g_skey_len) != 0)
+    return -1;
   return p2pq_cert_self_signed("localhost", 3600, &g_cert, &g_cert_len, &g_key, &g_key_len);
 }
 
@@ -715,6 +892,8 @@ static int teardown(void **state) {
   (void)state;
   free(g_cert);
   free(g_key);
+  free(g_ckey);
+  free(g_skey);
   return 0;
 }
 
@@ -729,6 +908,8 @@ int main(void) {
       cmocka_unit_test(test_stateless_reset), cmocka_unit_test(test_version_negotiation),
       cmocka_unit_test(test_observed_address), cmocka_unit_test(test_qlog),
       cmocka_unit_test(test_other_protocols), cmocka_unit_test(test_ecn),
+      cmocka_unit_test(test_raw_public_keys), cmocka_unit_test(test_flow_control_limits),
+      cmocka_unit_test(test_reset_and_stop), cmocka_unit_test(test_many_connections),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
