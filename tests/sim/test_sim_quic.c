@@ -27,6 +27,8 @@ typedef struct quic_node {
   int rx_fin, rx_bad;
   const uint8_t *expect;
   int migrated;
+  int observed_events;
+  p2pq_addr observed;
 } quic_node;
 
 static void node_events(quic_node *q) {
@@ -40,6 +42,10 @@ static void node_events(quic_node *q) {
       q->close_err = ev.error;
       break;
     case P2PQ_EV_MIGRATED: q->migrated++; break;
+    case P2PQ_EV_OBSERVED_ADDRESS:
+      q->observed_events++;
+      q->observed = ev.addr;
+      break;
     case P2PQ_EV_STREAM_OPENED:
     case P2PQ_EV_STREAM_READABLE: q->rx_stream = ev.stream_id; break;
     default: break;
@@ -132,6 +138,8 @@ static void node_init(quic_node *q, sim *s, sim_host *h, int is_server) {
   cfg.alpn = alpn;
   cfg.n_alpn = 1;
   cfg.settings.idle_timeout_ms = 60000;
+  /* address discovery: the server reports, the client wants reports */
+  cfg.settings.address_discovery = is_server ? 0 : 1;
   assert_int_equal(p2pq_endpoint_new(&q->ep, &cfg), 0);
   sim_host_set_app(h, &quic_app_ops, q);
 }
@@ -229,6 +237,21 @@ static void run_scenario(uint64_t seed, const scenario *sc) {
   SIM_ASSERT(seed, !cli.closed);
   if (sc->rebind_midway && rebind_nat != NULL)
     SIM_ASSERT(seed, srv.migrated >= 1);
+  /* address discovery: the client learned the address the NAT gave it, and
+   * learned the new one after a rebinding */
+  {
+    p2pq_addr local, ext;
+    assert_int_equal(sim_host_addr(ch, 4, 5000, &local), 0);
+    SIM_ASSERT(seed, cli.observed_events >= 1);
+    if (rebind_nat != NULL && sc->cgn == NULL) {
+      SIM_ASSERT(seed, sim_nat_lookup(rebind_nat, &local, &saddr, &ext) == 0);
+      SIM_ASSERT(seed, p2pq_addr_equal(&cli.observed, &ext));
+      if (sc->rebind_midway)
+        SIM_ASSERT(seed, cli.observed_events >= 2);
+    } else if (rebind_nat == NULL) {
+      SIM_ASSERT(seed, p2pq_addr_equal(&cli.observed, &local)); /* no translation */
+    }
+  }
   p2pq_endpoint_free(cli.ep);
   p2pq_endpoint_free(srv.ep);
   sim_free(s);
