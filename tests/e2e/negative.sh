@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Failures must be fast, non-zero and say what to do.
+# usage: negative.sh P2PQUIC MODE
+#   noserver  nothing listens: exits 1 within the handshake timeout, says so
+#   wrongpin  the server's key is not the pinned one: exits 1, says so
+#   refused   missing file and a path with "..": exit 1, no output file left
+#   usage     bad command lines exit 2 with a hint
+bin=${1:?usage: negative.sh P2PQUIC MODE}
+mode=${2:?usage: negative.sh P2PQUIC MODE}
+. "$(dirname "$0")/lib.sh"
+
+mkdir "$work/www"
+echo hello >"$work/www/hello.txt"
+
+expect_fail() { # CODE PATTERN command...
+  local code=$1 pat=$2 rc=0
+  shift 2
+  "$@" >"$work/out.txt" 2>"$work/err.txt" || rc=$?
+  [ "$rc" -eq "$code" ] || fail "'$*' exited $rc, want $code: $(cat "$work/err.txt")"
+  grep -q -- "$pat" "$work/err.txt" || fail "'$*' did not say '$pat': $(cat "$work/err.txt")"
+}
+
+case $mode in
+noserver)
+  # a port that surely has no server: one ours just left
+  start_server "$work/www"
+  stop_server
+  start=$(date +%s)
+  expect_fail 1 "no QUIC answer from $addr within 2 s" \
+    "$bin" fetch "https://$addr/hello.txt" -o "$work/got" --insecure --timeout 2
+  [ $(($(date +%s) - start)) -le 5 ] || fail "took longer than the handshake timeout"
+  [ ! -e "$work/got" ] || fail "left an output file behind"
+  ;;
+wrongpin)
+  start_server "$work/www"
+  expect_fail 1 "does not match --pin" "$bin" fetch "https://$addr/hello.txt" -o "$work/got" \
+    --pin "sha256:$(printf '%064d' 0)"
+  ;;
+refused)
+  start_server "$work/www"
+  expect_fail 1 "server refused /nothere" "$bin" fetch "https://$addr/nothere" -o "$work/got" \
+    --pin "$fp"
+  [ ! -e "$work/got" ] || fail "left an output file behind"
+  expect_fail 1 "server refused /../etc/passwd" "$bin" fetch "https://$addr/../etc/passwd" \
+    -o "$work/got" --pin "$fp"
+  # the server still serves afterwards
+  "$bin" fetch "https://$addr/hello.txt" -o "$work/got" --pin "$fp" 2>/dev/null ||
+    fail "server stopped serving after refusals"
+  same_file "$work/www/hello.txt" "$work/got"
+  ;;
+usage)
+  expect_fail 2 "usage: p2pquic COMMAND" "$bin"
+  expect_fail 2 "unknown command 'frobnicate'" "$bin" frobnicate
+  expect_fail 2 "fetch needs at least one URL" "$bin" fetch -o x --insecure
+  expect_fail 2 "fetch needs -o PATH" "$bin" fetch https://127.0.0.1:1/x --insecure
+  expect_fail 2 "say how to check the server" "$bin" fetch https://127.0.0.1:1/x -o x
+  expect_fail 2 "is not a fingerprint" "$bin" fetch https://127.0.0.1:1/x -o x --pin abc
+  expect_fail 2 "only https:// URLs" "$bin" fetch http://127.0.0.1:1/x -o x --insecure
+  expect_fail 2 "same server" "$bin" fetch https://127.0.0.1:1/x https://127.0.0.1:2/y -o d \
+    --insecure
+  expect_fail 2 "serve needs --root" "$bin" serve --listen 127.0.0.1:0
+  expect_fail 2 "cannot parse --listen" "$bin" serve --root "$work/www" --listen nowhere
+  expect_fail 1 "cannot bind 192.0.2.1:4433" "$bin" serve --root "$work/www" \
+    --listen 192.0.2.1:4433
+  expect_fail 2 "keygen needs -o FILE" "$bin" keygen
+  "$bin" help fetch | grep -q -- '--pin FINGERPRINT' || fail "help fetch lacks --pin"
+  ;;
+*) echo "unknown mode $mode" >&2; exit 2 ;;
+esac
+echo "ok: $mode"
