@@ -50,7 +50,7 @@ static inline int p2pq_rd_u32(p2pq_rd *r, uint32_t *v) {
   return 0;
 }
 static inline int p2pq_rd_u64(p2pq_rd *r, uint64_t *v) {
-  uint32_t hi, lo;
+  uint32_t hi = 0, lo = 0;
   if (p2pq_rd_left(r) < 8)
     return P2PQ_ERR_TRUNCATED;
   p2pq_rd_u32(r, &hi);

@@ -505,7 +505,7 @@ static int tls_advance(p2pq_tls *t) {
 static int tls_frame_next(tls_framer *f, const uint8_t *data, size_t len, size_t *used,
                           int *complete) {
   p2pq_rd r;
-  uint8_t b;
+  uint8_t b = 0;
   size_t n;
   p2pq_rd_init(&r, data, len);
   *complete = 0;

@@ -90,7 +90,7 @@ static size_t boundaries(const uint8_t *p, size_t len, size_t *out, size_t cap) 
   size_t n = 0;
   p2pq_rd_init(&r, p, len);
   while (p2pq_rd_left(&r) && n < cap) {
-    uint64_t id, l;
+    uint64_t id = 0, l = 0;
     out[n++] = (size_t)(r.p - p);
     assert_int_equal(p2pq_rd_varint(&r, &id), 0);
     assert_int_equal(p2pq_rd_varint(&r, &l), 0);
@@ -105,8 +105,8 @@ static const uint8_t *find_param(const uint8_t *p, size_t len, uint64_t want, si
   p2pq_rd r;
   p2pq_rd_init(&r, p, len);
   while (p2pq_rd_left(&r)) {
-    uint64_t id, l;
-    const uint8_t *v;
+    uint64_t id = 0, l = 0;
+    const uint8_t *v = NULL;
     assert_int_equal(p2pq_rd_varint(&r, &id), 0);
     assert_int_equal(p2pq_rd_varint(&r, &l), 0);
     assert_int_equal(p2pq_rd_bytes(&r, (size_t)l, &v), 0);
@@ -161,7 +161,7 @@ static void test_round_trip_server(void **state) {
   /* exactly one reserved 31*N+27 id */
   p2pq_rd_init(&r, buf, len);
   while (p2pq_rd_left(&r)) {
-    uint64_t id, l;
+    uint64_t id = 0, l = 0;
     p2pq_rd_varint(&r, &id);
     p2pq_rd_varint(&r, &l);
     p2pq_rd_skip(&r, (size_t)l);
