@@ -14,7 +14,7 @@ deps:
 	@bash scripts/install-deps.sh
 
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DP2PQ_WERROR=ON
 	cmake --build $(BUILD) -j $(JOBS)
 
 # Every test, built with -Werror under AddressSanitizer + UBSan.
