@@ -171,6 +171,37 @@ static void test_batch_of_many(void **state) {
   p2pq_udp_close(&rx);
 }
 
+/* More than UDP_MAX_SEGMENTS (64, 128 since Linux 6.9) segments: the kernel refuses the GSO send
+ * (EINVAL), as a device without GSO would; the datagrams must still go out,
+ * one by one, and GSO stays off for that socket. */
+static void test_gso_refused_falls_back(void **state) {
+  p2pq_udp_sock tx, rx;
+  p2pq_udp_rxbatch b;
+  p2pq_udp_txbatch t;
+  p2pq_udp_rx last;
+  size_t sizes[200];
+  (void)state;
+  open_sock(&tx, "127.0.0.1:0", 0);
+  open_sock(&rx, "127.0.0.1:0", 1);
+  if (!tx.gso)
+    skip();
+  assert_int_equal(p2pq_udp_rxbatch_init(&b, P2PQ_UDP_PLAIN_BUF), 0);
+  assert_int_equal(p2pq_udp_txbatch_init(&t, 4096), 0);
+  memset(p2pq_udp_tx_slot(&t), 7, 200 * 20);
+  p2pq_udp_tx_commit(&t, &tx, 200 * 20, 20, NULL, &rx.bound, 0);
+  assert_int_equal(p2pq_udp_flush(&t), 0);
+  assert_false(tx.gso);
+  assert_int_equal(t.errors, 0);
+  assert_int_equal(t.datagrams, 200);
+  assert_int_equal(recv_sizes(&rx, &b, sizes, 200, &last), 200);
+  for (int i = 0; i < 200; i++)
+    assert_int_equal(sizes[i], 20);
+  p2pq_udp_txbatch_clear(&t);
+  p2pq_udp_rxbatch_clear(&b);
+  p2pq_udp_close(&tx);
+  p2pq_udp_close(&rx);
+}
+
 static void test_bind_error_says_why(void **state) {
   p2pq_udp_sock s;
   p2pq_addr a;
@@ -477,6 +508,7 @@ int main(void) {
       cmocka_unit_test(test_gro_receiver_splits_back),
       cmocka_unit_test(test_pktinfo_and_ecn),
       cmocka_unit_test(test_batch_of_many),
+      cmocka_unit_test(test_gso_refused_falls_back),
       cmocka_unit_test(test_bind_error_says_why),
       cmocka_unit_test(test_clock_and_random),
       cmocka_unit_test(test_transfer_between_runtimes),
