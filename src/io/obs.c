@@ -90,12 +90,8 @@ void p2pq_io_obs_conn_start(p2pq_io_obs *o, p2pq_conn *c) {
     fprintf(stderr, "p2pquic: cannot write qlog file %s: %s\n", path, strerror(errno));
     return;
   }
-  /* RFC 7464 record separator, then the qlog 0.3 JSON-SEQ header */
-  fprintf(f,
-          "\x1e{\"qlog_version\":\"0.3\",\"qlog_format\":\"JSON-SEQ\",\"title\":\"p2pquic\","
-          "\"trace\":{\"vantage_point\":{\"name\":\"p2pquic\",\"type\":\"%s\"},"
-          "\"common_fields\":{\"time_format\":\"relative\"}}}\n",
-          role);
+  setvbuf(f, NULL, _IOFBF, 1 << 16);
+  /* the endpoint writes the JSON-SEQ header record itself, first */
   o->files[o->n].conn = c;
   o->files[o->n].f = f;
   o->n++;
