@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "crypto/cert.h"
@@ -253,8 +254,9 @@ static void make_peer(peer *p, int server, const char *bind, const char *qlog_di
   p2pq_creds_config cc;
   p2pq_runtime_config rc;
   p2pq_config qc;
-  p2pq_addr a;
-  char err[256];
+  p2pq_addr a[2];
+  char err[256], first[64];
+  const char *second = strchr(bind, ' ');
   memset(p, 0, sizeof(*p));
   memset(&cc, 0, sizeof(cc));
   cc.is_server = server;
@@ -265,10 +267,14 @@ static void make_peer(peer *p, int server, const char *bind, const char *qlog_di
     cc.key_pem_len = g_key_len;
   }
   assert_int_equal(p2pq_creds_new(&p->creds, &cc), 0);
-  addr(&a, bind);
+  /* "ADDR" or "ADDR ADDR": one socket each */
+  snprintf(first, sizeof(first), "%.*s", second ? (int)(second - bind) : (int)strlen(bind), bind);
+  addr(&a[0], first);
+  if (second != NULL)
+    addr(&a[1], second + 1);
   memset(&rc, 0, sizeof(rc));
-  rc.bind = &a;
-  rc.n_bind = 1;
+  rc.bind = a;
+  rc.n_bind = second ? 2 : 1;
   rc.qlog_dir = qlog_dir;
   rc.keylog_file = keylog ? keylog : "";
   memset(&qc, 0, sizeof(qc));
@@ -403,19 +409,16 @@ static void check_qlog_dir(const char *dir) {
   assert_int_equal(files, 2); /* one per connection, client and server */
 }
 
-static void test_transfer_between_runtimes(void **state) {
-  char dir[] = "/tmp/p2pq_io_testXXXXXX", keylog[64], qdir[64];
+/* Client and server runtimes (server in a thread): the client sends len
+ * random bytes on a stream, the server echoes them, the client checks. */
+static void transfer(const char *srv_bind, const char *cli_bind, size_t len, const char *qdir,
+                     const char *keylog) {
   peer srv, cli;
   pthread_t th;
   p2pq_addr to;
-  size_t len = 3u << 20;
   int rv;
-  (void)state;
-  assert_non_null(mkdtemp(dir));
-  snprintf(keylog, sizeof(keylog), "%s/keys.txt", dir);
-  snprintf(qdir, sizeof(qdir), "%s/qlog", dir);
-  make_peer(&srv, 1, "127.0.0.1:0", qdir, NULL);
-  make_peer(&cli, 0, "0.0.0.0:0", qdir, keylog);
+  make_peer(&srv, 1, srv_bind, qdir, NULL);
+  make_peer(&cli, 0, cli_bind, qdir, keylog);
   srv.len = cli.len = len;
   srv.rx = malloc(len + 1);
   cli.rx = malloc(len + 1);
@@ -432,16 +435,36 @@ static void test_transfer_between_runtimes(void **state) {
   assert_memory_equal(cli.rx, cli.data, len);
   assert_true(srv.closed);
   assert_int_equal(srv.got, len);
+  free_peer(&cli);
+  free_peer(&srv);
+  free(cli.data);
+}
+
+static void test_transfer_between_runtimes(void **state) {
+  char dir[] = "/tmp/p2pq_io_testXXXXXX", keylog[64], qdir[64];
+  (void)state;
+  assert_non_null(mkdtemp(dir));
+  snprintf(keylog, sizeof(keylog), "%s/keys.txt", dir);
+  snprintf(qdir, sizeof(qdir), "%s/qlog", dir);
+  transfer("127.0.0.1:0", "0.0.0.0:0", 3u << 20, qdir, keylog);
   /* the client logged its TLS secrets, NSS key log format */
   assert_true(count_lines_with(keylog, "CLIENT_HANDSHAKE_TRAFFIC_SECRET ") >= 1);
   assert_true(count_lines_with(keylog, "CLIENT_TRAFFIC_SECRET_0 ") >= 1);
   unlink(keylog);
-  free_peer(&cli);
-  free_peer(&srv);
   check_qlog_dir(qdir);
   rmdir(qdir);
   rmdir(dir);
-  free(cli.data);
+}
+
+/* Two client sockets (v4 and v6 wildcard): the connection to an IPv6 server
+ * must leave from the v6 one, with IPV6_PKTINFO giving the local address. */
+static void test_transfer_ipv6_two_sockets(void **state) {
+  int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+  (void)state;
+  if (fd < 0)
+    skip();
+  close(fd);
+  transfer("[::1]:0", "127.0.0.1:0 [::]:0", 256u << 10, NULL, NULL);
 }
 
 static void test_run_deadline(void **state) {
@@ -512,6 +535,7 @@ int main(void) {
       cmocka_unit_test(test_bind_error_says_why),
       cmocka_unit_test(test_clock_and_random),
       cmocka_unit_test(test_transfer_between_runtimes),
+      cmocka_unit_test(test_transfer_ipv6_two_sockets),
       cmocka_unit_test(test_run_deadline),
       cmocka_unit_test(test_stop),
       cmocka_unit_test(test_connect_needs_family),
