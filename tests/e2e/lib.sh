@@ -20,11 +20,13 @@ fail() {
   exit 1
 }
 
-# start_server ROOT [serve options...]: sets $addr (127.0.0.1:PORT) and $fp.
+# start_server ROOT [serve options...]: sets $addr (127.0.0.1:PORT, or on
+# $listen when set) and $fp.
 start_server() {
   local root=$1
   shift
-  "$bin" serve --root "$root" --listen 127.0.0.1:0 "$@" >"$work/serve.out" 2>"$work/serve.err" &
+  "$bin" serve --root "$root" --listen "${listen:-127.0.0.1:0}" "$@" >"$work/serve.out" \
+    2>"$work/serve.err" &
   srv_pid=$!
   for _ in $(seq 400); do
     grep -q '^fingerprint ' "$work/serve.out" 2>/dev/null && break

@@ -3,7 +3,8 @@
 # usage: transfer.sh P2PQUIC MODE
 #   pin       one 5 MB file, server identity pinned with the printed fingerprint
 #   multi     three files (5 MB, 1 MB, empty) over one connection into a directory
-#   insecure  one 5 MB file with --insecure
+#   insecure  one 5 MB file with --insecure, TLS secrets logged to $SSLKEYLOGFILE
+#   ipv6      one 5 MB file over [::1]
 #   rawkey    keygen, serve --key (RFC 7250 raw public key), fetch --pin
 #   qlog      fetch --qlog DIR writes one .sqlog file
 bin=${1:?usage: transfer.sh P2PQUIC MODE}
@@ -36,7 +37,18 @@ multi)
   ;;
 insecure)
   start_server "$work/www"
-  "$bin" fetch "https://$addr/f5.bin" -o "$work/got.bin" --insecure 2>"$work/fetch.err" ||
+  SSLKEYLOGFILE="$work/keys.log" "$bin" fetch "https://$addr/f5.bin" -o "$work/got.bin" \
+    --insecure 2>"$work/fetch.err" || fail "fetch exited $?: $(cat "$work/fetch.err")"
+  same_file "$work/www/f5.bin" "$work/got.bin"
+  grep -Eq '^CLIENT_TRAFFIC_SECRET_0 [0-9a-f]{64} [0-9a-f]{64,96}$' "$work/keys.log" ||
+    fail "no key log lines in \$SSLKEYLOGFILE"
+  ;;
+ipv6)
+  python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null ||
+    { echo "skipped: no IPv6 loopback"; exit 0; }
+  listen="[::1]:0" start_server "$work/www"
+  [[ $addr == "[::1]:"* ]] || fail "server listens on $addr"
+  "$bin" fetch "https://$addr/f5.bin" -o "$work/got.bin" --pin "$fp" 2>"$work/fetch.err" ||
     fail "fetch exited $?: $(cat "$work/fetch.err")"
   same_file "$work/www/f5.bin" "$work/got.bin"
   ;;
