@@ -25,6 +25,7 @@ type clientOpts struct {
 	timeout    time.Duration
 	minUpdates int64
 	verbose    bool
+	discard    bool // read bodies and drop them (benchmarks)
 }
 
 func runClient(args []string) error {
@@ -38,20 +39,24 @@ func runClient(args []string) error {
 	fs.Int64Var(&o.minUpdates, "min-key-updates", 0, "fail unless at least this many key "+
 		"updates (by either side) happened")
 	fs.BoolVar(&o.verbose, "v", false, "print per-file results")
+	fs.BoolVar(&o.discard, "discard", false, "drop the bodies instead of saving them (no -o)")
 	migrate := fs.Bool("migrate", false, "not supported: quic-go 0.29 cannot migrate a client")
 	fs.Parse(args)
 	if *migrate {
 		return errors.New("-migrate: quic-go 0.29 has no client connection migration")
 	}
-	if o.out == "" || fs.NArg() == 0 {
-		return errors.New("usage: quicgo-hq client -o DIR [-pin FP] [-keyupdate N] URL...")
+	if (o.out == "") == !o.discard || fs.NArg() == 0 {
+		return errors.New("usage: quicgo-hq client (-o DIR | -discard) [-pin FP] " +
+			"[-keyupdate N] URL...")
 	}
 	setKeyUpdateInterval(*keyUpdate)
 	urls, err := parseURLs(fs.Args())
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
+	if o.discard {
+		o.out = ""
+	} else if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
 	return fetchAll(&o, urls)
@@ -154,6 +159,9 @@ func fetchOne(ctx context.Context, conn quic.Connection, u *url.URL, dir string)
 	str.Close()
 	if d, ok := ctx.Deadline(); ok {
 		str.SetReadDeadline(d) // io.Copy does not watch ctx
+	}
+	if dir == "" {
+		return io.Copy(io.Discard, str)
 	}
 	name := path.Base(u.Path)
 	if name == "/" || name == "." {
