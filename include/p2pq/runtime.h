@@ -36,6 +36,9 @@ typedef struct p2pq_runtime_config {
   int disable_gro;    /* never set UDP_GRO */
   const char *qlog_dir;    /* one <role>-<n>.sqlog file per connection; NULL: off */
   const char *keylog_file; /* NULL: $SSLKEYLOGFILE when set; "" : off */
+  /* Collect ICMP errors (IP_RECVERR) for p2pq_runtime_unreachable. Meant for
+   * clients: with it the kernel also fails the next send once per error. */
+  int icmp_errors;
 } p2pq_runtime_config;
 
 /* Called for each endpoint event. Once per loop turn it is also called with
@@ -73,6 +76,12 @@ int p2pq_runtime_run(p2pq_runtime *rt, p2pq_tstamp deadline, p2pq_runtime_event_
                      void *user);
 /* From inside the callback (or a signal handler): run returns code soon. */
 void p2pq_runtime_stop(p2pq_runtime *rt, int code);
+
+/* With icmp_errors: the errno of the last ICMP error (ECONNREFUSED for "port
+ * unreachable", EHOSTUNREACH, ENETUNREACH, ...) about datagrams sent to
+ * remote, 0 if none. ICMP is unauthenticated: treat it as a hint, e.g. to stop
+ * waiting for a handshake early. */
+int p2pq_runtime_unreachable(const p2pq_runtime *rt, const p2pq_addr *remote);
 
 /* Counters for the whole runtime. */
 typedef struct p2pq_runtime_stats {

@@ -33,6 +33,8 @@ struct p2pq_runtime {
   volatile sig_atomic_t stop;
   volatile sig_atomic_t stop_code;
   uint64_t rx_datagrams, rx_syscalls;
+  p2pq_addr icmp_addr; /* destination of the last datagram an ICMP error named */
+  int icmp_err;
 };
 
 p2pq_tstamp p2pq_runtime_now(void) {
@@ -93,6 +95,8 @@ static int open_sockets(p2pq_runtime *rt, const p2pq_runtime_config *rc, char *e
     if (rv != 0)
       return rv;
     rt->nsocks++;
+    if (rc->icmp_errors)
+      p2pq_udp_recverr(&rt->socks[i]);
     memset(&ev, 0, sizeof(ev));
     ev.events = EPOLLIN;
     ev.data.u32 = (uint32_t)i;
@@ -206,6 +210,10 @@ void p2pq_runtime_get_stats(const p2pq_runtime *rt, p2pq_runtime_stats *st) {
   st->tx_syscalls = rt->tx.syscalls;
   st->tx_eagain = rt->tx.eagain;
   st->tx_errors = rt->tx.errors;
+}
+
+int p2pq_runtime_unreachable(const p2pq_runtime *rt, const p2pq_addr *remote) {
+  return rt->icmp_err != 0 && p2pq_addr_equal(&rt->icmp_addr, remote) ? rt->icmp_err : 0;
 }
 
 void p2pq_runtime_stop(p2pq_runtime *rt, int code) {
@@ -393,6 +401,15 @@ static int wait_io(p2pq_runtime *rt, p2pq_tstamp until) {
       rt->tx_blocked = 0;
       arm_out(rt, s, 0);
       flush_batch(rt);
+    }
+    if (evs[i].events & EPOLLERR) {
+      p2pq_addr dst;
+      int e;
+      while (p2pq_udp_read_error(s, &dst, &e))
+        if (e != 0) {
+          rt->icmp_addr = dst;
+          rt->icmp_err = e;
+        }
     }
     if (evs[i].events & (EPOLLIN | EPOLLERR)) {
       int rv = recv_from(rt, s);

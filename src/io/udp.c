@@ -2,6 +2,7 @@
 #include "io/udp.h"
 
 #include <errno.h>
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/udp.h>
@@ -101,6 +102,43 @@ int p2pq_udp_open(p2pq_udp_sock *s, const p2pq_addr *bind_to, size_t sock_buf, i
   set_rx_options(s, no_gro);
   s->gso = !no_gso && detect_gso(s->fd);
   return 0;
+}
+
+void p2pq_udp_recverr(p2pq_udp_sock *s) {
+  if (s->bound.family == 4)
+    set_int(s->fd, IPPROTO_IP, IP_RECVERR, 1);
+  else
+    set_int(s->fd, IPPROTO_IPV6, IPV6_RECVERR, 1);
+}
+
+int p2pq_udp_read_error(const p2pq_udp_sock *s, p2pq_addr *dst, int *err) {
+  _Alignas(8) uint8_t ctrl[512];
+  struct sockaddr_storage name;
+  struct msghdr h;
+  struct cmsghdr *cm;
+  uint8_t body[64];
+  struct iovec iov = {body, sizeof(body)};
+  memset(&h, 0, sizeof(h));
+  h.msg_name = &name;
+  h.msg_namelen = sizeof(name);
+  h.msg_iov = &iov;
+  h.msg_iovlen = 1;
+  h.msg_control = ctrl;
+  h.msg_controllen = sizeof(ctrl);
+  if (recvmsg(s->fd, &h, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+    return 0;
+  *err = 0;
+  p2pq_addr_from_sockaddr(dst, (struct sockaddr *)&name);
+  for (cm = CMSG_FIRSTHDR(&h); cm != NULL; cm = CMSG_NXTHDR(&h, cm)) {
+    struct sock_extended_err ee;
+    if (!((cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_RECVERR) ||
+          (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_RECVERR)))
+      continue;
+    memcpy(&ee, CMSG_DATA(cm), sizeof(ee));
+    if (ee.ee_origin == SO_EE_ORIGIN_ICMP || ee.ee_origin == SO_EE_ORIGIN_ICMP6)
+      *err = (int)ee.ee_errno;
+  }
+  return 1;
 }
 
 void p2pq_udp_close(p2pq_udp_sock *s) {

@@ -30,6 +30,12 @@ typedef struct p2pq_udp_sock {
  * Returns 0 or P2PQ_ERR_IO. */
 int p2pq_udp_open(p2pq_udp_sock *s, const p2pq_addr *bind, size_t sock_buf, int no_gso,
                   int no_gro, char *err, size_t errcap);
+/* Queues ICMP errors (IP_RECVERR / IPV6_RECVERR) for p2pq_udp_read_error. */
+void p2pq_udp_recverr(p2pq_udp_sock *s);
+/* Pops one queued ICMP error: returns 1 with the original destination in dst
+ * and the errno it maps to (ECONNREFUSED, EHOSTUNREACH, ...) in err, 0 when
+ * the queue is empty. */
+int p2pq_udp_read_error(const p2pq_udp_sock *s, p2pq_addr *dst, int *err);
 void p2pq_udp_close(p2pq_udp_sock *s);
 
 /* One received datagram (or GRO train of segment-sized datagrams). */

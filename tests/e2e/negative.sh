@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Failures must be fast, non-zero and say what to do.
 # usage: negative.sh P2PQUIC MODE
-#   noserver  nothing listens: exits 1 within the handshake timeout, says so
+#   noserver  nothing listens: exits 1 at once (ICMP port unreachable), says so
+#   silent    a socket that never answers: exits 1 after the handshake timeout
 #   wrongpin  the server's key is not the pinned one: exits 1, says so
 #   refused   missing file and a path with "..": exit 1, no output file left
 #   usage     bad command lines exit 2 with a hint
@@ -26,10 +27,25 @@ noserver)
   start_server "$work/www"
   stop_server
   start=$(date +%s)
-  expect_fail 1 "no QUIC answer from $addr within 2 s" \
-    "$bin" fetch "https://$addr/hello.txt" -o "$work/got" --insecure --timeout 2
-  [ $(($(date +%s) - start)) -le 5 ] || fail "took longer than the handshake timeout"
+  expect_fail 1 "nothing listens on $addr" \
+    "$bin" fetch "https://$addr/hello.txt" -o "$work/got" --insecure --timeout 5
+  [ $(($(date +%s) - start)) -le 3 ] || fail "took too long to notice"
   [ ! -e "$work/got" ] || fail "left an output file behind"
+  ;;
+silent)
+  # bound but mute: no ICMP comes back, so only the handshake timeout ends it
+  python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+time.sleep(60)' >"$work/port" &
+  srv_pid=$!
+  for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
+  port=$(cat "$work/port")
+  start=$(date +%s)
+  expect_fail 1 "no QUIC answer from 127.0.0.1:$port within 2 s" \
+    "$bin" fetch "https://127.0.0.1:$port/hello.txt" -o "$work/got" --insecure --timeout 2
+  [ $(($(date +%s) - start)) -le 5 ] || fail "took longer than the handshake timeout"
   ;;
 wrongpin)
   start_server "$work/www"

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -502,6 +503,49 @@ static void test_stop(void **state) {
   free_peer(&p);
 }
 
+static int stop_when_refused(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
+  const p2pq_addr *to = user;
+  (void)ev;
+  return p2pq_runtime_unreachable(rt, to) == ECONNREFUSED;
+}
+
+/* With icmp_errors, a port nobody listens on is reported at once. */
+static void test_icmp_port_unreachable(void **state) {
+  p2pq_udp_sock gone;
+  p2pq_runtime *rt;
+  p2pq_runtime_config rc;
+  p2pq_config qc;
+  p2pq_creds *creds;
+  p2pq_creds_config cc;
+  p2pq_conn *c;
+  p2pq_addr to, other;
+  char err[256];
+  (void)state;
+  open_sock(&gone, "127.0.0.1:0", 1);
+  to = gone.bound;
+  p2pq_udp_close(&gone); /* now nothing listens there */
+  memset(&cc, 0, sizeof(cc));
+  assert_int_equal(p2pq_creds_new(&creds, &cc), 0);
+  memset(&rc, 0, sizeof(rc));
+  rc.icmp_errors = 1;
+  rc.keylog_file = "";
+  memset(&qc, 0, sizeof(qc));
+  qc.creds = creds;
+  qc.alpn = g_alpn;
+  qc.n_alpn = 1;
+  p2pq_settings_default(&qc.settings);
+  assert_int_equal(p2pq_runtime_new(&rt, &rc, &qc, err, sizeof(err)), 0);
+  assert_int_equal(p2pq_runtime_connect(rt, &c, &to, NULL), 0);
+  assert_int_equal(p2pq_runtime_run(rt, p2pq_runtime_now() + 2 * P2PQ_S, stop_when_refused, &to),
+                   1);
+  assert_int_equal(p2pq_runtime_unreachable(rt, &to), ECONNREFUSED);
+  other = to;
+  other.port++;
+  assert_int_equal(p2pq_runtime_unreachable(rt, &other), 0);
+  p2pq_runtime_free(rt);
+  p2pq_creds_free(creds);
+}
+
 static void test_connect_needs_family(void **state) {
   peer p;
   p2pq_addr v6;
@@ -538,6 +582,7 @@ int main(void) {
       cmocka_unit_test(test_transfer_ipv6_two_sockets),
       cmocka_unit_test(test_run_deadline),
       cmocka_unit_test(test_stop),
+      cmocka_unit_test(test_icmp_port_unreachable),
       cmocka_unit_test(test_connect_needs_family),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

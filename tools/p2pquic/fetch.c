@@ -251,6 +251,11 @@ static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
   fetcher *f = user;
   switch (ev->type) {
   case P2PQ_EV_NONE:
+    if (!f->connected && p2pq_runtime_unreachable(rt, &f->dls[0].url.addr) == ECONNREFUSED) {
+      p2pq_cli_err("nothing listens on %s (ICMP port unreachable): is 'p2pquic serve' running "
+                   "there?", f->server);
+      return P2PQ_CLI_FAIL + 0x100;
+    }
     /* the close went out in the turn after it was asked for */
     if (f->closing_ticks > 0 && ++f->closing_ticks > 2)
       return (f->failed ? P2PQ_CLI_FAIL : P2PQ_CLI_OK) + 0x100;
@@ -393,6 +398,7 @@ static int run(fetcher *f, const fetch_opts *o, p2pq_creds *creds) {
   rc.bind = &any;
   rc.n_bind = 1;
   rc.qlog_dir = o->qlog;
+  rc.icmp_errors = 1;
   memset(&qc, 0, sizeof(qc));
   qc.creds = creds;
   qc.alpn = alpn;
