@@ -33,13 +33,20 @@ int p2pq_path_new(p2pq_conn *c, const p2pq_addr *local, const p2pq_addr *remote,
     if (!c->paths[i].in_use)
       break;
   if (i == P2PQ_MAX_PATHS) {
-    /* reuse the oldest non-active unvalidated path */
-    for (i = 0; i < P2PQ_MAX_PATHS; i++)
-      if (i != c->active_path && !c->paths[i].validated)
-        break;
-    if (i == P2PQ_MAX_PATHS)
+    /* full: evict a non-active path, unvalidated ones first, then the oldest */
+    int victim = -1;
+    for (i = 0; i < P2PQ_MAX_PATHS; i++) {
+      if (i == c->active_path)
+        continue;
+      if (victim < 0 || (!c->paths[i].validated && c->paths[victim].validated) ||
+          (c->paths[i].validated == c->paths[victim].validated &&
+           c->paths[i].id < c->paths[victim].id))
+        victim = i;
+    }
+    if (victim < 0)
       return -1;
-    p2pq_path_free(c, i);
+    p2pq_path_free(c, victim);
+    i = victim;
   }
   p2pq_path *p = &c->paths[i];
   memset(p, 0, sizeof(*p));

@@ -374,23 +374,27 @@ static int handle_vn(p2pq_conn *c, const p2pq_pkt_hdr *h, p2pq_tstamp now) {
   return 0;
 }
 
-/* Path bookkeeping for a datagram that held at least one authentic packet. */
-static int update_path(p2pq_conn *c, int path_idx, const p2pq_addr *local,
-                       const p2pq_addr *remote, int non_probing, uint64_t pn, int space,
-                       p2pq_tstamp now) {
-  if (path_idx >= 0)
-    return path_idx;
-  /* a new 4-tuple: only once the handshake is confirmed (RFC 9000 9) */
-  if (!c->handshake_confirmed || space != P2PQ_PNS_APP)
+/* A new 4-tuple; only once the handshake is confirmed (RFC 9000 9). */
+static int new_path(p2pq_conn *c, const p2pq_addr *local, const p2pq_addr *remote, int space,
+                    p2pq_tstamp now) {
+  int idx;
+  if (!c->handshake_confirmed) {
+    /* nobody migrates during the handshake, but NATs rebind: follow the peer
+     * on the same path, which the server must then validate again */
+    p2pq_path *p = &c->paths[c->active_path];
+    p->remote = *remote;
+    if (local != NULL && local->family != 0)
+      p->local = *local;
+    if (c->is_server && space == P2PQ_PNS_INITIAL)
+      p->validated = 0;
+    return c->active_path;
+  }
+  if (space != P2PQ_PNS_APP)
     return -1;
-  if (c->is_server && c->local_tp.disable_active_migration && non_probing)
-    return -1;
-  path_idx = p2pq_path_new(c, local, remote, now);
-  if (path_idx < 0)
-    return -1;
-  p2pq_path_start_validation(c, path_idx, now);
-  (void)pn;
-  return path_idx;
+  idx = p2pq_path_new(c, local, remote, now);
+  if (idx >= 0)
+    p2pq_path_start_validation(c, idx, now);
+  return idx;
 }
 
 static int process_packet(p2pq_conn *c, uint8_t *pkt, const p2pq_pkt_hdr *h, int *path_idx,
@@ -436,18 +440,16 @@ static int process_packet(p2pq_conn *c, uint8_t *pkt, const p2pq_pkt_hdr *h, int
   if (c->qlog)
     p2pq_qlog_packet(c, 0, space, pn, h->pkt_len, pkt + h->pn_offset + pn_len, (size_t)rv, now);
   if (*path_idx < 0) {
-    /* validate via frames first to learn if the packet is probing-only */
-    rv = process_frames(c, h->type, pkt + h->pn_offset + pn_len, (size_t)rv, 0, &h->dcid,
-                        &eliciting, &non_probing, now);
-    if (rv != 0)
-      goto fail;
-    *path_idx = update_path(c, *path_idx, local, remote, non_probing, pn, space, now);
-  } else {
-    rv = process_frames(c, h->type, pkt + h->pn_offset + pn_len, (size_t)rv, *path_idx,
-                        &h->dcid, &eliciting, &non_probing, now);
-    if (rv != 0)
-      goto fail;
+    /* an authentic packet from a new address: a path of its own, so answers
+     * (PATH_RESPONSE) leave where the challenge came from (RFC 9000 8.2.2) */
+    *path_idx = new_path(c, local, remote, space, now);
+    if (*path_idx < 0)
+      return P2PQ_ERR_STATE; /* not allowed yet (handshake) or no room */
   }
+  rv = process_frames(c, h->type, pkt + h->pn_offset + pn_len, (size_t)rv, *path_idx, &h->dcid,
+                      &eliciting, &non_probing, now);
+  if (rv != 0)
+    goto fail;
   note_received(c, space, pn, eliciting, ecn, now);
   c->stats.pkts_recv++;
   if (space == P2PQ_PNS_HANDSHAKE && c->is_server) {
@@ -457,8 +459,8 @@ static int process_packet(p2pq_conn *c, uint8_t *pkt, const p2pq_pkt_hdr *h, int
     if (*path_idx >= 0)
       c->paths[*path_idx].validated = 1;
   }
-  if (*path_idx >= 0 && *path_idx != c->active_path && non_probing && was_largest &&
-      c->handshake_confirmed) {
+  if (*path_idx != c->active_path && non_probing && was_largest && c->handshake_confirmed &&
+      !(c->is_server && c->local_tp.disable_active_migration)) {
     /* the peer moved (migration or NAT rebinding): follow it, validate it */
     p2pq_path_set_active(c, *path_idx, now);
   }

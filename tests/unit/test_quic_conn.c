@@ -539,6 +539,14 @@ static void test_key_update(void **state) {
   net_free(&n);
 }
 
+static int never(net *n) {
+  (void)n;
+  return 0;
+}
+
+/* Lets in-flight packets and timers play out for dt of virtual time. */
+static void settle(net *n, p2pq_tstamp dt) { run_until(n, n->now + dt, never); }
+
 static void rebind(net *n) { n->nat_port = n->nat_port == 0 ? 40001 : n->nat_port + 1; }
 
 static void test_nat_rebinding(void **state) {
@@ -547,6 +555,7 @@ static void test_nat_rebinding(void **state) {
   net_init(&n, 62, 0, 0);
   n.nat_port = 40000;
   connect_and_send(&n, 1 << 20, rebind, 62);
+  settle(&n, P2PQ_S);
   assert_true(n.srv_migrated >= 1);  /* the server followed the new port */
   assert_true(n.srv_validated >= 1); /* ... and validated it */
   assert_false(n.cli_closed);
@@ -565,6 +574,7 @@ static void test_active_migration(void **state) {
   (void)state;
   net_init(&n, 63, 1, 0);
   connect_and_send(&n, 1 << 20, migrate, 63);
+  settle(&n, P2PQ_S);
   assert_true(n.srv_migrated >= 1);
   assert_true(n.srv_validated >= 1);
   net_free(&n);
@@ -663,6 +673,7 @@ static void test_observed_address(void **state) {
   net_init(&n, 68, 0, 0);
   n.nat_port = 41000;
   connect_and_send(&n, 256 << 10, rebind, 68);
+  settle(&n, P2PQ_S);
   g_address_discovery = 0;
   assert_true(n.cli_observed >= 2); /* first mapping, then the rebinding */
   assert_int_equal(n.observed.port, 41001);
