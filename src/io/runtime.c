@@ -300,6 +300,8 @@ static int wait_pacer(p2pq_runtime *rt, p2pq_tstamp *now, p2pq_tstamp spin_until
     return 0;
   while ((*now = p2pq_runtime_now()) < t)
     ;
+  if (*now > spin_until)
+    return 0; /* the budget is spent (also ends a timer that stays due) */
   if (p2pq_endpoint_next_timeout(rt->ep) <= *now)
     p2pq_endpoint_on_timeout(rt->ep, *now);
   return 1;
