@@ -258,7 +258,11 @@ delay_start() {
   local x=$1 ms=$2 lan_ip=$3
   [ "$ms" -gt 0 ] || return 0
   [ -x "$BUILD/tests/netns/delayq" ] || die "no $BUILD/tests/netns/delayq (build it, or --build DIR)"
-  start "delayq-$x" "r$x" "$BUILD/tests/netns/delayq" -q 0 -d "$ms"
+  # Real-time priority: on a busy 2-core machine a normal process wakes up
+  # tens of ms late and the delay would follow the load.
+  local rt=()
+  chrt -f 10 true 2>/dev/null && rt=(chrt -f 10)
+  start "delayq-$x" "r$x" "${rt[@]}" "$BUILD/tests/netns/delayq" -q 0 -d "$ms"
   wait_ready "delayq-$x" 5 queue_bound "r$x" || die_log "delayq-$x" "delayq on r$x did not bind its queue"
   in_ns "r$x" iptables -w -t raw -A PREROUTING -i lan -d "$lan_ip" -j ACCEPT
   in_ns "r$x" iptables -w -t raw -A PREROUTING -j NFQUEUE --queue-num 0 --queue-bypass
@@ -288,7 +292,12 @@ deny 0-65535 0.0.0.0/0 0-65535
 EOF
   miniupnpd_tables "r$x"
   start "miniupnpd-$x" "r$x" miniupnpd -f "$conf" -d -P "$(state)/miniupnpd-$x.pidfile"
-  wait_ready "miniupnpd-$x" 10 udp_listening "r$x" 5351 || die_log "miniupnpd-$x" "miniupnpd on r$x did not start"
+}
+
+# miniupnpd listens only after its STUN test, which waits 3 s per missing
+# answer behind a restrictive upstream NAT (doublenat): start both, then wait.
+miniupnpd_wait() {
+  wait_ready "miniupnpd-$1" 30 udp_listening "r$1" 5351 || die_log "miniupnpd-$1" "miniupnpd on r$1 did not start"
 }
 
 relay_start() {
@@ -373,6 +382,8 @@ cmd_up() {
     delay_start $x "$(per_side "$delay" $x)" "$(router_lan_ip $x)"
     miniupnpd_start $x "$lan_net"
   done
+  miniupnpd_wait A
+  miniupnpd_wait B
   trap - EXIT INT TERM
   log "lab '$ID' up: A=$ta B=$tb delay=$delay ms loss=$loss %"
   log "peer A $(peer_ip A) (public $(public_ip A)), peer B $(peer_ip B) (public $(public_ip B)), relay $RELAY_IP1 $RELAY_IP2"

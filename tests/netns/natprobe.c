@@ -218,13 +218,14 @@ typedef struct client {
   p2pq_addr local;          /* this host's address towards the server */
   p2pq_addr mapped_local;   /* the socket the mapping test used */
   int wait_ms;              /* how long to wait for one answer */
+  int tries;                /* requests sent before giving up */
   uint64_t txid;
   double best_rtt;
 } client;
 
 static uint64_t next_txid(client *c) { return ++c->txid ^ ((uint64_t)getpid() << 32); }
 
-/* Sends req to dst up to 3 times until the direct answer comes; records every
+/* Sends req to dst up to c->tries times until the direct answer comes; records every
  * probe message that arrives on fd meanwhile and for linger_ms after. Returns
  * the number of records. */
 static int exchange(client *c, int fd, const p2pq_addr *dst, uint8_t flags, int linger_ms,
@@ -233,7 +234,7 @@ static int exchange(client *c, int fd, const p2pq_addr *dst, uint8_t flags, int 
   int n = 0, got_direct = 0;
   uint64_t end = 0;
 
-  for (int attempt = 0; attempt < 3 && !got_direct; attempt++) {
+  for (int attempt = 0; attempt < c->tries && !got_direct; attempt++) {
     double sent = now_msf();
     uint64_t deadline = now_ms() + (uint64_t)c->wait_ms;
     send_msg(fd, &req, dst);
@@ -334,15 +335,17 @@ static const char *classify_mapping(client *c, int *nat, int *preserved, p2pq_ad
  * own socket and from the other IP/port ones; whatever the NAT lets in tells. */
 static const char *classify_filtering(client *c, int linger_ms) {
   seen s[MAX_SEEN];
-  int fd = udp_bind(&c->local), n;
+  int fd = udp_bind(&c->local), n = 0;
   const char *res;
   char b[P2PQ_ADDR_STRLEN];
 
   if (fd < 0)
     return NULL;
-  n = exchange(c, fd, &c->srv[0],
-               P2PQ_PROBE_F_OTHER_PORT | P2PQ_PROBE_F_OTHER_IP | P2PQ_PROBE_F_OTHER_BOTH,
-               linger_ms, s, MAX_SEEN);
+  /* twice, so that one lost unsolicited packet does not make EIF look APDF */
+  for (int round = 0; round < 2; round++)
+    n += exchange(c, fd, &c->srv[0],
+                  P2PQ_PROBE_F_OTHER_PORT | P2PQ_PROBE_F_OTHER_IP | P2PQ_PROBE_F_OTHER_BOTH,
+                  linger_ms, s + n, MAX_SEEN - n);
   close(fd);
   for (int i = 0; i < n; i++)
     printf("filtering got answer from %s (flags %u)\n", fmt(&s[i].from, b), s[i].msg.flags);
@@ -358,7 +361,7 @@ static const char *classify_filtering(client *c, int linger_ms) {
 }
 
 static int cmd_classify(int argc, char **argv) {
-  client c = {.wait_ms = 400, .best_rtt = -1};
+  client c = {.wait_ms = 400, .tries = 5, .best_rtt = -1};
   p2pq_addr ips[2], mapped;
   long ports[2];
   int opt, nat = 0, preserved = 0;
@@ -398,7 +401,7 @@ static int cmd_classify(int argc, char **argv) {
 }
 
 static int cmd_query(int argc, char **argv) {
-  client c = {.wait_ms = 500, .best_rtt = -1};
+  client c = {.wait_ms = 500, .tries = 3, .best_rtt = -1};
   p2pq_addr dst, loc;
   seen s[MAX_SEEN];
   long bport = 0;
