@@ -46,8 +46,10 @@ void p2pq_io_obs_clear(p2pq_io_obs *o) {
   size_t i;
   if (o->keylog != NULL)
     fclose(o->keylog);
-  for (i = 0; i < o->n; i++)
+  for (i = 0; i < o->n; i++) {
     fclose(o->files[i].f);
+    free(o->files[i].path);
+  }
   free(o->files);
   free(o->qlog_dir);
   memset(o, 0, sizeof(*o));
@@ -69,12 +71,10 @@ static p2pq_io_qlog_file *find(p2pq_io_obs *o, const p2pq_conn *c) {
   return NULL;
 }
 
-void p2pq_io_obs_conn_start(p2pq_io_obs *o, p2pq_conn *c) {
+static void open_file(p2pq_io_obs *o, p2pq_conn *c, int confirmed) {
   char path[4096];
   FILE *f;
   const char *role = o->is_server ? "server" : "client";
-  if (o->qlog_dir == NULL || find(o, c) != NULL)
-    return;
   if (o->n == o->cap) {
     size_t cap = o->cap ? o->cap * 2 : 8;
     p2pq_io_qlog_file *nf = realloc(o->files, cap * sizeof(*nf));
@@ -94,15 +94,43 @@ void p2pq_io_obs_conn_start(p2pq_io_obs *o, p2pq_conn *c) {
   /* the endpoint writes the JSON-SEQ header record itself, first */
   o->files[o->n].conn = c;
   o->files[o->n].f = f;
+  o->files[o->n].confirmed = confirmed;
+  o->files[o->n].path = strdup(path);
   o->n++;
+}
+
+void p2pq_io_obs_conn_start(p2pq_io_obs *o, p2pq_conn *c) {
+  p2pq_io_qlog_file *q;
+  if (o->qlog_dir == NULL)
+    return;
+  if ((q = find(o, c)) != NULL)
+    q->confirmed = 1;
+  else
+    open_file(o, c, 1);
+}
+
+static void drop(p2pq_io_obs *o, p2pq_io_qlog_file *q, int remove) {
+  fclose(q->f);
+  if (remove && q->path != NULL)
+    unlink(q->path);
+  free(q->path);
+  *q = o->files[--o->n];
 }
 
 void p2pq_io_obs_conn_end(p2pq_io_obs *o, p2pq_conn *c) {
   p2pq_io_qlog_file *q = find(o, c);
-  if (q == NULL)
-    return;
-  fclose(q->f);
-  *q = o->files[--o->n];
+  if (q != NULL)
+    drop(o, q, 0);
+}
+
+void p2pq_io_obs_sweep(p2pq_io_obs *o) {
+  size_t i = 0;
+  while (i < o->n) {
+    if (!o->files[i].confirmed)
+      drop(o, &o->files[i], 1);
+    else
+      i++;
+  }
 }
 
 void p2pq_io_obs_qlog(void *user, p2pq_conn *c, const char *record, size_t len) {
@@ -111,7 +139,7 @@ void p2pq_io_obs_qlog(void *user, p2pq_conn *c, const char *record, size_t len) 
   if (o->qlog_dir == NULL)
     return;
   if ((q = find(o, c)) == NULL) {
-    p2pq_io_obs_conn_start(o, c);
+    open_file(o, c, 0);
     if ((q = find(o, c)) == NULL)
       return;
   }

@@ -10,6 +10,8 @@
 typedef struct p2pq_io_qlog_file {
   p2pq_conn *conn;
   FILE *f;
+  int confirmed; /* the application saw the connection (connect / CONN_NEW) */
+  char *path;
 } p2pq_io_qlog_file;
 
 typedef struct p2pq_io_obs {
@@ -34,5 +36,10 @@ void p2pq_io_obs_qlog(void *user, p2pq_conn *c, const char *record, size_t len);
 /* A connection starts (opens its qlog file) / ends (closes it). */
 void p2pq_io_obs_conn_start(p2pq_io_obs *o, p2pq_conn *c);
 void p2pq_io_obs_conn_end(p2pq_io_obs *o, p2pq_conn *c);
+/* Called once every queued event was handed out: files opened by the hook for
+ * connections the application never saw belong to connections the endpoint
+ * dropped at once (unauthenticated Initials); close and remove them so that
+ * junk cannot exhaust file descriptors. */
+void p2pq_io_obs_sweep(p2pq_io_obs *o);
 
 #endif

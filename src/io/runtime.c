@@ -376,6 +376,8 @@ static int dispatch(p2pq_runtime *rt, p2pq_runtime_event_fn cb, void *user) {
       p2pq_conn_free(ev.conn);
     }
   }
+  if (r == 0)
+    p2pq_io_obs_sweep(&rt->obs);
   return r;
 }
 

@@ -468,6 +468,56 @@ static void test_transfer_ipv6_two_sockets(void **state) {
   transfer("[::1]:0", "127.0.0.1:0 [::]:0", 256u << 10, NULL, NULL);
 }
 
+/* Initials that fail to decrypt make connections the endpoint drops at once:
+ * their qlog files must not stay open (nor on disk). */
+static void test_junk_initials_leave_no_qlog(void **state) {
+  char dir[] = "/tmp/p2pq_io_junkXXXXXX";
+  peer srv;
+  p2pq_udp_sock tx;
+  p2pq_udp_txbatch t;
+  p2pq_addr to;
+  DIR *d;
+  struct dirent *e;
+  int files = 0;
+  (void)state;
+  assert_non_null(mkdtemp(dir));
+  make_peer(&srv, 1, "127.0.0.1:0", dir, NULL);
+  p2pq_runtime_local_addr(srv.rt, 0, &to);
+  open_sock(&tx, "127.0.0.1:0", 1);
+  assert_int_equal(p2pq_udp_txbatch_init(&t, 1200), 0);
+  for (int i = 0; i < 20; i++) {
+    uint8_t *p = p2pq_udp_tx_slot(&t);
+    size_t n = 0;
+    p2pq_runtime_random(NULL, p, 1200);
+    p[n++] = 0xc3; /* long header, Initial, 4-byte packet number */
+    p[n++] = 0; p[n++] = 0; p[n++] = 0; p[n++] = 1; /* QUIC v1 */
+    p[n] = 8;
+    n += 9; /* DCID */
+    p[n] = 8;
+    n += 9; /* SCID */
+    p[n++] = 0; /* no token */
+    {
+      size_t rest = 1200 - n - 2; /* the 2-byte Length varint covers the rest */
+      p[n] = (uint8_t)(0x40 | (rest >> 8));
+      p[n + 1] = (uint8_t)rest;
+    }
+    p2pq_udp_tx_commit(&t, &tx, 1200, 0, NULL, &to, 0);
+  }
+  assert_int_equal(p2pq_udp_flush(&t), 0);
+  (void)p2pq_runtime_run(srv.rt, p2pq_runtime_now() + 100 * P2PQ_MS, NULL, NULL);
+  d = opendir(dir);
+  assert_non_null(d);
+  while ((e = readdir(d)) != NULL)
+    if (strstr(e->d_name, ".sqlog") != NULL)
+      files++;
+  closedir(d);
+  assert_int_equal(files, 0);
+  p2pq_udp_txbatch_clear(&t);
+  p2pq_udp_close(&tx);
+  free_peer(&srv);
+  rmdir(dir);
+}
+
 static void test_run_deadline(void **state) {
   peer p;
   p2pq_tstamp t0;
@@ -580,6 +630,7 @@ int main(void) {
       cmocka_unit_test(test_clock_and_random),
       cmocka_unit_test(test_transfer_between_runtimes),
       cmocka_unit_test(test_transfer_ipv6_two_sockets),
+      cmocka_unit_test(test_junk_initials_leave_no_qlog),
       cmocka_unit_test(test_run_deadline),
       cmocka_unit_test(test_stop),
       cmocka_unit_test(test_icmp_port_unreachable),
