@@ -16,7 +16,7 @@ for t in "$build"/fuzz/fuzz_*; do
   mkdir -p "$work/$name"
   [ -d "$top/fuzz/corpus/$name" ] && cp -r "$top/fuzz/corpus/$name/." "$work/$name/"
   printf 'fuzz: %-28s %3ss ... ' "$name" "$secs"
-  if "$t" -max_total_time="$secs" -artifact_prefix="$top/fuzz/artifacts/$name-" \
+  if "$t" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="$top/fuzz/artifacts/$name-" \
        "$work/$name" >"$work/$name.log" 2>&1; then
     echo "ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$work/$name.log" | awk '{print $2}') runs)"
   else
