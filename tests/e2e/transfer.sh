@@ -7,6 +7,7 @@
 #   ipv6      one 5 MB file over [::1]
 #   rawkey    keygen, serve --key (RFC 7250 raw public key), fetch --pin
 #   qlog      fetch --qlog DIR writes one .sqlog file
+#   keyupdate fetch --key-update 100: several key updates, data intact
 bin=${1:?usage: transfer.sh P2PQUIC MODE}
 mode=${2:?usage: transfer.sh P2PQUIC MODE}
 . "$(dirname "$0")/lib.sh"
@@ -72,6 +73,14 @@ qlog)
   head -c 1 "$work/cq"/*.sqlog | od -An -tx1 | grep -q 1e || fail "qlog is not JSON-SEQ"
   stop_server
   [ "$(find "$work/sq" -name 'server-*.sqlog' | wc -l)" -eq 1 ] || fail "no server qlog file"
+  ;;
+keyupdate)
+  start_server "$work/www"
+  "$bin" fetch "https://$addr/f5.bin" -o "$work/got.bin" --pin "$fp" --key-update 100 -v \
+    2>"$work/fetch.err" || fail "fetch exited $?: $(cat "$work/fetch.err")"
+  same_file "$work/www/f5.bin" "$work/got.bin"
+  n=$(grep -c '^p2pquic: key update' "$work/fetch.err" || true)
+  [ "$n" -ge 3 ] || fail "only $n key updates"
   ;;
 *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac

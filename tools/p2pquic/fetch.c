@@ -32,12 +32,13 @@ typedef struct fetcher {
   int verbose, connected, closing_ticks, exit_code;
   const char *server, *pin_text;
   uint64_t timeout_s;
+  uint64_t key_update, next_key_update; /* packets between our key updates; 0 off */
 } fetcher;
 
 typedef struct fetch_opts {
   const char *out, *pin, *ca, *alpn, *qlog;
   int insecure, verbose;
-  uint64_t timeout_s;
+  uint64_t timeout_s, key_update;
 } fetch_opts;
 
 /* ---- output files ---- */
@@ -247,6 +248,20 @@ static void print_stats(p2pq_runtime *rt, p2pq_conn *c, int error) {
           p2pq_runtime_gro(rt, 0) ? "on" : "off");
 }
 
+/* --key-update N: a new key phase every N packets (sent + received), as soon
+ * as the peer has answered the previous one. */
+static void maybe_key_update(fetcher *f) {
+  p2pq_conn_stats st;
+  p2pq_conn_get_stats(f->conn, &st);
+  if (st.pkts_sent + st.pkts_recv < f->next_key_update)
+    return;
+  if (p2pq_conn_key_update(f->conn, p2pq_runtime_now()) == 0) {
+    f->next_key_update = st.pkts_sent + st.pkts_recv + f->key_update;
+    if (f->verbose)
+      fprintf(stderr, "p2pquic: key update %llu\n", (unsigned long long)st.key_updates + 1);
+  }
+}
+
 static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
   fetcher *f = user;
   switch (ev->type) {
@@ -256,6 +271,8 @@ static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
                    "there?", f->server);
       return P2PQ_CLI_FAIL + 0x100;
     }
+    if (f->key_update > 0 && f->connected && f->closing_ticks == 0)
+      maybe_key_update(f);
     /* the close went out in the turn after it was asked for */
     if (f->closing_ticks > 0 && ++f->closing_ticks > 2)
       return (f->failed ? P2PQ_CLI_FAIL : P2PQ_CLI_OK) + 0x100;
@@ -295,6 +312,7 @@ static int parse_opts(int argc, char **argv, fetch_opts *o, fetcher *f) {
       {"ca", required_argument, NULL, 'C'},     {"insecure", no_argument, NULL, 'k'},
       {"alpn", required_argument, NULL, 'a'},   {"qlog", required_argument, NULL, 'q'},
       {"timeout", required_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
+      {"key-update", required_argument, NULL, 'K'},
       {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
   int c;
   char *end;
@@ -314,6 +332,12 @@ static int parse_opts(int argc, char **argv, fetch_opts *o, fetcher *f) {
       o->timeout_s = strtoull(optarg, &end, 10);
       if (*end != '\0' || o->timeout_s == 0 || o->timeout_s > 3600)
         return p2pq_cli_usage_err("fetch", "--timeout wants whole seconds (1..3600), not '%s'",
+                                  optarg);
+      break;
+    case 'K':
+      o->key_update = strtoull(optarg, &end, 10);
+      if (*end != '\0' || o->key_update == 0)
+        return p2pq_cli_usage_err("fetch", "--key-update wants a packet count (> 0), not '%s'",
                                   optarg);
       break;
     case 'h': p2pq_cli_usage("fetch"); return -1;
@@ -447,6 +471,7 @@ int p2pq_cli_fetch(int argc, char **argv) {
     f.verbose = o.verbose;
     f.pin_text = o.pin;
     f.timeout_s = o.timeout_s;
+    f.key_update = f.next_key_update = o.key_update;
     f.buf = malloc(READ_CHUNK);
     rv = f.buf != NULL ? run(&f, &o, creds) : P2PQ_CLI_FAIL;
     for (size_t i = 0; i < f.n; i++)

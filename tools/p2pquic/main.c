@@ -35,7 +35,8 @@ static const char usage_serve[] =
 
 static const char usage_fetch[] =
     "usage: p2pquic fetch URL... -o PATH (--pin FINGERPRINT | --insecure | --ca FILE)\n"
-    "                     [--alpn hq-interop] [--timeout SECONDS] [--qlog DIR] [-v]\n"
+    "                     [--alpn hq-interop] [--timeout SECONDS] [--key-update N]\n"
+    "                     [--qlog DIR] [-v]\n"
     "\n"
     "Downloads every URL over one QUIC connection (all must name the same server).\n"
     "URL is https://HOST[:PORT]/path with HOST an IP address ([v6] in brackets) or\n"
@@ -49,6 +50,7 @@ static const char usage_fetch[] =
     "  --ca FILE           verify an X.509 chain against these CA certificates\n"
     "  --alpn NAME         application protocol; only hq-interop is supported\n"
     "  --timeout SECONDS   give up when the handshake takes longer (default 10)\n"
+    "  --key-update N      start a key update (RFC 9001 6) every N packets\n"
     "  --qlog DIR          write the connection's qlog (.sqlog) into DIR\n"
     "  -v                  print connection events\n"
     "A progress line is shown on a terminal; a summary line always ends the run.\n";
