@@ -209,7 +209,8 @@ bench_pair() {
 
 # ---- setup ----
 
-log "size $SIZE bytes, $RUNS runs per pair, pairs: $PAIRS; build $BUILD"
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+log "size $SIZE bytes, $RUNS runs per pair, pairs: $PAIRS; build $BUILD; load $LOAD0"
 command -v /usr/bin/time >/dev/null 2>&1 || { log "/usr/bin/time missing (package time)"; exit 1; }
 mkdir -p "$TMP/www"
 log "making the test file ($SIZE random bytes)"
@@ -242,7 +243,8 @@ done
 # ---- table ----
 
 size_h=$(numfmt --to=iec "$SIZE")
-printf '\n%s over 127.0.0.1, median of %s runs (wall time includes the handshake)\n\n' "$size_h" "$RUNS"
+printf '\n%s over 127.0.0.1, median of %s runs (wall time includes the handshake); %s cores, load average %s before, %s after\n\n' \
+  "$size_h" "$RUNS" "$(nproc)" "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-9s %-24s %9s %17s %17s %6s\n' pair what "MB/s" "client CPU-s/GiB" "server CPU-s/GiB" runs
 desc() { case $1 in p2pquic) echo "serve+fetch, hq-interop";; ngtcp2) echo "gtls server+client, h3";;
   quic-go) echo "quicgo-hq, hq-interop";; iperf3) echo "raw UDP 1400 B (ceiling)";; esac; }

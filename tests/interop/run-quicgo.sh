@@ -4,6 +4,9 @@
 # MODE:
 #   fetch-from-quicgo    p2pquic fetch  <- quicgo-hq server   (handshake, 10 MB + more files)
 #   quicgo-from-serve    quicgo-hq client <- p2pquic serve
+#   fetch-from-quicgo-{aes256,chacha20}  the same with only that TLS suite allowed
+#   quicgo-from-serve-{aes256,chacha20}  the same with only that TLS suite offered
+#   quicgo-from-serve-retry              p2pquic serve --retry; quic-go must see a Retry
 #   peer-keyupdate-fetch p2pquic fetch follows the quic-go server's key updates
 #   peer-keyupdate-serve p2pquic serve follows the quic-go client's key updates
 #   own-keyupdate-fetch  p2pquic fetch starts key updates (needs fetch --key-update N)
@@ -109,15 +112,22 @@ key_updates() {
 }
 
 case "$mode" in
-fetch-from-quicgo)
-  start_server "$quicgo" server -listen 127.0.0.1:0 -root "$work/www"
+fetch-from-quicgo|fetch-from-quicgo-aes256|fetch-from-quicgo-chacha20)
+  cipher=${mode#fetch-from-quicgo}
+  start_server "$quicgo" server -listen 127.0.0.1:0 -root "$work/www" ${cipher:+-cipher ${cipher#-}}
   run_client "$p2pquic" fetch --pin "$FP" -o "$work/out" $(urls)
   check_files
   expect_not_found "$p2pquic" fetch --pin "$FP" -o "$work/out404/nope.bin" "https://127.0.0.1:$PORT/nope.bin"
   stop_server ;;
-quicgo-from-serve)
-  start_server "$p2pquic" serve --root "$work/www" --listen 127.0.0.1:0
-  run_client "$quicgo" client -pin "$FP" -o "$work/out" -timeout "${TIMEOUT}s" $(urls)
+quicgo-from-serve|quicgo-from-serve-aes256|quicgo-from-serve-chacha20|quicgo-from-serve-retry)
+  opt=${mode#quicgo-from-serve}
+  case $opt in
+  -retry) sopt=--retry copt=-want-retry ;;
+  -*) sopt= copt="-cipher ${opt#-}" ;;
+  *) sopt= copt= ;;
+  esac
+  start_server "$p2pquic" serve --root "$work/www" --listen 127.0.0.1:0 $sopt
+  run_client "$quicgo" client -v -pin "$FP" -o "$work/out" -timeout "${TIMEOUT}s" $copt $(urls)
   check_files
   expect_not_found "$quicgo" client -pin "$FP" -o "$work/out404" "https://127.0.0.1:$PORT/nope.bin"
   stop_server ;;

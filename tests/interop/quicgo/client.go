@@ -26,6 +26,8 @@ type clientOpts struct {
 	minUpdates int64
 	verbose    bool
 	discard    bool // read bodies and drop them (benchmarks)
+	cipher     string
+	wantRetry  bool
 }
 
 func runClient(args []string) error {
@@ -39,6 +41,8 @@ func runClient(args []string) error {
 	fs.Int64Var(&o.minUpdates, "min-key-updates", 0, "fail unless at least this many key "+
 		"updates (by either side) happened")
 	fs.BoolVar(&o.verbose, "v", false, "print per-file results")
+	fs.StringVar(&o.cipher, "cipher", "", "offer only this TLS suite: aes128, aes256, chacha20")
+	fs.BoolVar(&o.wantRetry, "want-retry", false, "fail unless the server sent a Retry")
 	fs.BoolVar(&o.discard, "discard", false, "drop the bodies instead of saving them (no -o)")
 	migrate := fs.Bool("migrate", false, "not supported: quic-go 0.29 cannot migrate a client")
 	fs.Parse(args)
@@ -81,8 +85,8 @@ func parseURLs(args []string) ([]*url.URL, error) {
 	return urls, nil
 }
 
-func tlsConfig(pin string) *tls.Config {
-	c := &tls.Config{NextProtos: []string{alpn}, InsecureSkipVerify: true}
+func tlsConfig(pin string, suites []uint16) *tls.Config {
+	c := &tls.Config{NextProtos: []string{alpn}, InsecureSkipVerify: true, CipherSuites: suites}
 	if pin != "" {
 		c.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
 			if len(raw) == 0 {
@@ -103,15 +107,33 @@ func tlsConfig(pin string) *tls.Config {
 
 func fetchAll(o *clientOpts, urls []*url.URL) error {
 	keys := &keyCounter{}
+	suites, err := cipherSuites(o.cipher)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
 	start := time.Now()
-	conn, err := quic.DialAddrContext(ctx, urls[0].Host, tlsConfig(o.pin), quicConfig(keys))
+	conn, err := quic.DialAddrContext(ctx, urls[0].Host, tlsConfig(o.pin, suites),
+		quicConfig(keys))
 	if err != nil {
 		return fmt.Errorf("handshake with %s: %w", urls[0].Host, err)
 	}
-	if p := conn.ConnectionState().TLS.NegotiatedProtocol; p != alpn {
-		return fmt.Errorf("server chose ALPN %q, not %s", p, alpn)
+	st := conn.ConnectionState().TLS
+	if st.NegotiatedProtocol != alpn {
+		return fmt.Errorf("server chose ALPN %q, not %s", st.NegotiatedProtocol, alpn)
+	}
+	if len(suites) > 0 && st.CipherSuite != suites[0] {
+		return fmt.Errorf("negotiated %s, not the only suite offered",
+			tls.CipherSuiteName(st.CipherSuite))
+	}
+	retries := atomic.LoadInt64(&keys.retries)
+	if o.wantRetry && retries == 0 {
+		return errors.New("the server sent no Retry (-want-retry)")
+	}
+	if o.verbose {
+		fmt.Fprintf(os.Stderr, "quicgo-hq client: connected: %s, %d Retry\n",
+			tls.CipherSuiteName(st.CipherSuite), retries)
 	}
 	var wg sync.WaitGroup
 	var total int64

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
@@ -54,11 +55,16 @@ func fingerprint(cert *x509.Certificate) string {
 // a test can check that they really happened (quic-go has no API to ask).
 type keyCounter struct {
 	local, remote int64
+	retries       int64 // Retry packets received (client)
 }
 
 type keyConnTracer struct {
 	logging.NullConnectionTracer
 	k *keyCounter
+}
+
+func (t keyConnTracer) ReceivedRetry(*logging.Header) {
+	atomic.AddInt64(&t.k.retries, 1)
 }
 
 func (t keyConnTracer) UpdatedKey(_ logging.KeyPhase, remote bool) {
@@ -82,4 +88,20 @@ func (t keyTracer) TracerForConnection(_ context.Context, _ logging.Perspective,
 func (k *keyCounter) String() string {
 	return fmt.Sprintf("key updates: %d initiated here, %d by the peer",
 		atomic.LoadInt64(&k.local), atomic.LoadInt64(&k.remote))
+}
+
+// cipherSuites maps -cipher to the one TLS 1.3 suite to allow (quic-go's qtls
+// honours CipherSuites for TLS 1.3 on both sides); "" allows the default set.
+func cipherSuites(name string) ([]uint16, error) {
+	switch name {
+	case "":
+		return nil, nil
+	case "aes128":
+		return []uint16{tls.TLS_AES_128_GCM_SHA256}, nil
+	case "aes256":
+		return []uint16{tls.TLS_AES_256_GCM_SHA384}, nil
+	case "chacha20":
+		return []uint16{tls.TLS_CHACHA20_POLY1305_SHA256}, nil
+	}
+	return nil, fmt.Errorf("-cipher %q: want aes128, aes256 or chacha20", name)
 }

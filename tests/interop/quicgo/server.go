@@ -46,6 +46,7 @@ func runServer(args []string) error {
 	certFile := fs.String("cert", "", "certificate chain PEM (default: ephemeral self-signed)")
 	keyFile := fs.String("key", "", "private key PEM for -cert")
 	keyUpdate := fs.Uint64("keyupdate", 0, "roll 1-RTT keys every N packets (0: quic-go default)")
+	cipher := fs.String("cipher", "", "allow only this TLS suite: aes128, aes256, chacha20")
 	verbose := fs.Bool("v", false, "log connections and requests")
 	fs.Parse(args)
 	if *root == "" || fs.NArg() != 0 {
@@ -60,7 +61,12 @@ func runServer(args []string) error {
 		return err
 	}
 	s := &server{root: *root, verbose: *verbose, keys: &keyCounter{}}
-	tlsConf := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{alpn}}
+	suites, err := cipherSuites(*cipher)
+	if err != nil {
+		return err
+	}
+	tlsConf := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{alpn},
+		CipherSuites: suites}
 	ln, err := quic.ListenAddr(*listen, tlsConf, quicConfig(s.keys))
 	if err != nil {
 		return err
@@ -99,7 +105,8 @@ func quicConfig(k *keyCounter) *quic.Config {
 
 func (s *server) serveConn(conn quic.Connection) {
 	if s.verbose {
-		log.Printf("connection from %s", conn.RemoteAddr())
+		log.Printf("connection from %s: %s", conn.RemoteAddr(),
+			tls.CipherSuiteName(conn.ConnectionState().TLS.CipherSuite))
 	}
 	for {
 		str, err := conn.AcceptStream(context.Background())
