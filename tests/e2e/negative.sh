@@ -5,6 +5,7 @@
 #   silent    a socket that never answers: exits 1 after the handshake timeout
 #   wrongpin  the server's key is not the pinned one: exits 1, says so
 #   refused   missing file and a path with "..": exit 1, no output file left
+#   shutdown  the server stops mid-transfer: the client hears it at once
 #   usage     bad command lines exit 2 with a hint
 bin=${1:?usage: negative.sh P2PQUIC MODE}
 mode=${2:?usage: negative.sh P2PQUIC MODE}
@@ -63,6 +64,21 @@ refused)
   "$bin" fetch "https://$addr/hello.txt" -o "$work/got" --pin "$fp" 2>/dev/null ||
     fail "server stopped serving after refusals"
   same_file "$work/www/hello.txt" "$work/got"
+  ;;
+shutdown)
+  truncate -s 4G "$work/www/big.bin" # sparse: reads as zeros, costs no disk
+  start_server "$work/www"
+  "$bin" fetch "https://$addr/big.bin" -o "$work/big.out" --pin "$fp" 2>"$work/err.txt" &
+  cli=$!
+  sleep 1
+  stop_server
+  start=$(date +%s)
+  rc=0
+  wait "$cli" || rc=$?
+  [ "$rc" -eq 1 ] || fail "fetch exited $rc, want 1: $(cat "$work/err.txt")"
+  [ $(($(date +%s) - start)) -le 3 ] || fail "the client did not hear the server closing"
+  grep -q "closed by peer" "$work/err.txt" || fail "no 'closed by peer': $(cat "$work/err.txt")"
+  [ ! -e "$work/big.out" ] || fail "left a partial file behind"
   ;;
 usage)
   expect_fail 2 "usage: p2pquic COMMAND" "$bin"

@@ -32,8 +32,31 @@ typedef struct server {
   const char *root;
   int verbose;
   req *reqs;
+  p2pq_conn **conns; /* live connections, to close them on shutdown */
+  size_t nconns, conns_cap;
+  int shutting_down;
   uint64_t served_files, served_bytes;
 } server;
+
+static void conn_add(server *s, p2pq_conn *c) {
+  if (s->nconns == s->conns_cap) {
+    size_t cap = s->conns_cap ? s->conns_cap * 2 : 16;
+    p2pq_conn **n = realloc(s->conns, cap * sizeof(*n));
+    if (n == NULL)
+      return; /* only shutdown politeness is lost */
+    s->conns = n;
+    s->conns_cap = cap;
+  }
+  s->conns[s->nconns++] = c;
+}
+
+static void conn_remove(server *s, p2pq_conn *c) {
+  for (size_t i = 0; i < s->nconns; i++)
+    if (s->conns[i] == c) {
+      s->conns[i] = s->conns[--s->nconns];
+      return;
+    }
+}
 
 static req *req_find(server *s, p2pq_conn *c, uint64_t id) {
   for (req *r = s->reqs; r != NULL; r = r->next)
@@ -181,6 +204,7 @@ static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
   switch (ev->type) {
   case P2PQ_EV_NONE: pump_all(s); break;
   case P2PQ_EV_CONN_NEW:
+    conn_add(s, ev->conn);
     if (s->verbose)
       fprintf(stderr, "p2pquic: connection from %s\n", p2pq_addr_format(&ev->addr, a, sizeof(a)));
     break;
@@ -213,10 +237,25 @@ static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
               (unsigned long long)rs.rx_datagrams, (unsigned long long)rs.rx_syscalls);
     }
     drop_conn(s, ev->conn);
+    conn_remove(s, ev->conn);
+    if (s->shutting_down && s->nconns == 0)
+      return 1;
     break;
   default: break;
   }
   return 0;
+}
+
+/* SIGINT/SIGTERM: tell every client with CONNECTION_CLOSE instead of leaving
+ * them to their idle timeout; wait at most half a second for the closes. */
+static void shut_down(server *s, p2pq_runtime *rt) {
+  p2pq_tstamp now = p2pq_runtime_now();
+  if (s->nconns == 0)
+    return;
+  s->shutting_down = 1;
+  for (size_t i = 0; i < s->nconns; i++)
+    p2pq_conn_close(s->conns[i], 1, 0, "server shutting down", now);
+  (void)p2pq_runtime_run(rt, now + 500 * P2PQ_MS, on_event, s);
 }
 
 typedef struct serve_opts {
@@ -348,6 +387,8 @@ int p2pq_cli_serve(int argc, char **argv) {
   fflush(stdout);
   p2pq_cli_catch_signals(rt, 0);
   rv = p2pq_runtime_run(rt, P2PQ_TSTAMP_MAX, on_event, &s);
+  if (rv == 0)
+    shut_down(&s, rt);
   p2pq_cli_catch_signals(NULL, 0);
   if (rv != 0)
     p2pq_cli_err("server stopped: %s", p2pq_strerror(rv));
@@ -356,6 +397,7 @@ int p2pq_cli_serve(int argc, char **argv) {
             (unsigned long long)s.served_files, (unsigned long long)s.served_bytes);
   while (s.reqs != NULL)
     req_drop(&s, s.reqs);
+  free(s.conns);
   p2pq_runtime_free(rt);
   p2pq_creds_free(creds);
   return rv == 0 ? P2PQ_CLI_OK : P2PQ_CLI_FAIL;
