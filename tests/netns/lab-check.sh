@@ -188,7 +188,7 @@ loss_check() {
   probe "$round" symmetric B
   rows+=("$round|symmetric (mixed, loss)|B|$last_m|$last_f|$last_p|-|$verdict")
   out=$(lx pA ping -q -n -c 300 -i 0.005 -W 1 $RELAY1 2>/dev/null)
-  pct=$(sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p' <<<"$out")
+  pct=$(sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p' <<<"$out" | awk '{ printf "%.1f", $1 }')
   # a ping crosses the lossy router twice: 1 - 0.9^2 = 19% expected
   if awk -v p="$pct" 'BEGIN { exit !(p != "" && p >= 9 && p <= 31) }'; then ok "loss: ping loss $pct% (expected ~19%)"; else bad "loss: ping loss '$pct'%, expected ~19%"; fi
   rows+=("$round|loss 10%/router|A|ping|-|-|loss $pct% (19%)|$(awk -v p="$pct" 'BEGIN { exit !(p != "" && p >= 9 && p <= 31) }' && echo ok || echo FAIL)")
@@ -203,16 +203,21 @@ for round in 1 2; do
 done
 
 # Other labs (another id, e.g. someone else's make check) may come and go
-# meanwhile: what counts is that every namespace found is still there and
-# none of ours is.
+# meanwhile: what counts is that none of ours is left and every other
+# namespace found is still there.
 ns_after=$(ip netns list 2>/dev/null | awk '{print $1}' | sort)
-missing=$(comm -23 <(echo "$ns_before") <(echo "$ns_after"))
+missing=$(comm -23 <(grep -v '^p2pq-' <<<"$ns_before") <(echo "$ns_after"))
 ours=$(grep "^p2pq-$ID-" <<<"$ns_after")
 if [ -z "$missing$ours" ]; then ok "ip netns list as found (none of ours left, none of others touched)"; else bad "ip netns list: missing '$missing', left '$ours'"; fi
 # (exited daemons may sit as zombies until init reaps them: those are gone)
 lab_procs() {
-  local all; all=$(ps -eo stat=,args=) # listed first so that grep is not in it
-  awk '$1 !~ /^Z/' <<<"$all" | grep -E "/run/p2pq-lab/$ID/|$build/tests/netns/(delayq|natprobe)"
+  local d st
+  for d in /proc/[0-9]*; do
+    { st=$(<"$d/stat"); } 2>/dev/null || continue
+    st=${st##*) }
+    [ "${st%% *}" != Z ] || continue
+    tr '\0' ' ' <"$d/cmdline" 2>/dev/null && echo
+  done | grep -E "[/]run/p2pq-lab/$ID/|$build/tests/netns/([d]elayq|[n]atprobe)" # [x]: not grep itself
 }
 if lab_procs >/dev/null; then bad "lab processes left running: $(lab_procs)"; else ok "no lab processes left"; fi
 

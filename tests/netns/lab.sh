@@ -93,9 +93,10 @@ add_ns() {
   ip netns add "$n"
   echo "$n" >>"$(state)/namespaces"
   ip -n "$n" link set lo up
-  in_ns "$1" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
-    net.ipv4.conf.default.rp_filter=0 net.ipv6.conf.all.disable_ipv6=1 \
-    net.ipv6.conf.default.disable_ipv6=1
+  # /proc/sys/net belongs to the namespace of whoever opens it; no procps needed
+  in_ns "$1" sh -c 'cd /proc/sys/net && echo 1 >ipv4/ip_forward &&
+    echo 0 >ipv4/conf/all/rp_filter && echo 0 >ipv4/conf/default/rp_filter &&
+    echo 1 >ipv6/conf/all/disable_ipv6 && echo 1 >ipv6/conf/default/disable_ipv6'
 }
 
 # link NODE1 IF1 NODE2 IF2: a veth pair made inside NODE1, so it never exists
