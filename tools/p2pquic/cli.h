@@ -24,7 +24,7 @@ void p2pq_cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int p2pq_cli_usage_err(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Reads a whole file (NUL-terminated, malloc'd); err is set on failure. */
+/* Reads a whole file (NUL-terminated, malloc'd); NULL with errno set on failure. */
 char *p2pq_cli_read_file(const char *path, size_t *len);
 
 /* SIGINT/SIGTERM stop this runtime's loop with code (NULL: forget it). */
