@@ -70,7 +70,13 @@ shutdown)
   start_server "$work/www"
   "$bin" fetch "https://$addr/big.bin" -o "$work/big.out" --pin "$fp" 2>"$work/err.txt" &
   cli=$!
-  sleep 1
+  # stop the server once data flows (bounded: 20 s)
+  for _ in $(seq 400); do
+    [ -s "$work/big.out" ] && break
+    kill -0 "$cli" 2>/dev/null || break
+    sleep 0.05
+  done
+  [ -s "$work/big.out" ] || fail "no data arrived: $(cat "$work/err.txt")"
   stop_server
   start=$(date +%s)
   rc=0
