@@ -73,19 +73,14 @@ void p2pq_conn_on_acked(void *user, const p2pq_sentpkt *pkt) {
     case FREC_MAX_STREAM_DATA:
       p2pq_conn_stream_ctrl_acked(c, f);
       break;
-    case FREC_RETIRE_CID:
-      break;
     default:
-      break;
+      break; /* the rest need nothing once acknowledged */
     }
   }
   if (pkt->flags & P2PQ_SENT_PMTU_PROBE)
     for (int i = 0; i < P2PQ_MAX_PATHS; i++)
       if (c->paths[i].in_use && c->paths[i].id == pkt->path_id)
         p2pq_pmtud_on_ack(c, i, pkt->pn);
-  if (pkt->space == P2PQ_PNS_APP && c->key_phase != c->rx_phase) {
-    /* nothing: our update is answered when the peer's phase flips */
-  }
   p2pq_frec_put_chain(c, pkt->frames);
 }
 
@@ -435,7 +430,7 @@ static int build_packet(p2pq_conn *c, int space, int path_idx, uint8_t *p, size_
   size_t length_offset = 0, pn_offset = 0, hdr_end;
   p2pq_frec *frecs = NULL;
   p2pq_wr w;
-  int rv, eliciting = 0, only_padding = 1;
+  int rv, eliciting = 0;
   if (room < 64 || key == NULL)
     return 0;
   p2pq_wr_init(&w, p, room - P2PQ_AEAD_TAG_LEN);
@@ -505,8 +500,6 @@ done:
     p2pq_frec_put_chain(c, frecs);
     return 0;
   }
-  only_padding = 0;
-  (void)only_padding;
   /* the header-protection sample needs 4 bytes after the pn start */
   while ((size_t)(w.p - p) < pn_offset + 4)
     p2pq_wr_u8(&w, 0);
