@@ -36,6 +36,21 @@ p2pq_frec *p2pq_frec_get(p2pq_conn *c) {
   return f;
 }
 
+int p2pq_frec_add(p2pq_conn *c, p2pq_frec **head, uint8_t kind, uint64_t id, uint64_t off,
+                  uint64_t len, int fin) {
+  p2pq_frec *f = p2pq_frec_get(c);
+  if (f == NULL)
+    return P2PQ_ERR_NOMEM;
+  f->kind = kind;
+  f->id = id;
+  f->off = off;
+  f->len = len;
+  f->fin = (uint8_t)fin;
+  f->next = *head;
+  *head = f;
+  return 0;
+}
+
 void p2pq_frec_put_chain(p2pq_conn *c, p2pq_frec *f) {
   while (f != NULL) {
     p2pq_frec *next = f->next;

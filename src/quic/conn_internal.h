@@ -264,6 +264,9 @@ p2pq_tstamp p2pq_conn_next_timeout(p2pq_conn *c);
 void p2pq_conn_on_timeout(p2pq_conn *c, p2pq_tstamp now);
 void p2pq_conn_touch_idle(p2pq_conn *c, p2pq_tstamp now);
 p2pq_frec *p2pq_frec_get(p2pq_conn *c);
+/* Records a frame on the packet being built (head: its chain). */
+int p2pq_frec_add(p2pq_conn *c, p2pq_frec **head, uint8_t kind, uint64_t id, uint64_t off,
+                  uint64_t len, int fin);
 void p2pq_conn_on_acked(void *user, const p2pq_sentpkt *pkt);
 void p2pq_conn_on_lost(void *user, const p2pq_sentpkt *pkt);
 void p2pq_frec_put_chain(p2pq_conn *c, p2pq_frec *f);

@@ -31,25 +31,6 @@ static const p2pq_pp_key *tx_key(p2pq_conn *c, int space) {
   return c->spaces[space].have_tx ? &c->spaces[space].tx : NULL;
 }
 
-static void frec_push(p2pq_frec **head, p2pq_frec *f) {
-  f->next = *head;
-  *head = f;
-}
-
-static int add_frec(p2pq_conn *c, p2pq_frec **head, uint8_t kind, uint64_t id, uint64_t off,
-                    uint64_t len, int fin) {
-  p2pq_frec *f = p2pq_frec_get(c);
-  if (f == NULL)
-    return P2PQ_ERR_NOMEM;
-  f->kind = kind;
-  f->id = id;
-  f->off = off;
-  f->len = len;
-  f->fin = (uint8_t)fin;
-  frec_push(head, f);
-  return 0;
-}
-
 /* ---- verdicts from recovery ---- */
 
 void p2pq_conn_on_acked(void *user, const p2pq_sentpkt *pkt) {
@@ -174,7 +155,7 @@ static int write_ack(p2pq_conn *c, int space, p2pq_wr *w, p2pq_frec **frecs, p2p
   sp->unacked_eliciting = 0;
   sp->ack_deadline = P2PQ_TSTAMP_MAX;
   /* remember the lowest packet this ACK still covered */
-  return add_frec(c, frecs, FREC_ACK, 0, r[(size_t)rv - 1].smallest, 0, 0);
+  return p2pq_frec_add(c, frecs, FREC_ACK, 0, r[(size_t)rv - 1].smallest, 0, 0);
 }
 
 static int write_frame(p2pq_wr *w, const p2pq_frame *f) {
@@ -225,7 +206,7 @@ static int write_crypto(p2pq_conn *c, int space, p2pq_wr *w, p2pq_frec **frecs, 
     if ((rv = write_frame(w, &f)) != 0)
       return rv < 0 ? rv : 0;
     p2pq_sendbuf_mark_sent(sb, r.off, r.len, 0);
-    if ((rv = add_frec(c, frecs, FREC_CRYPTO, (uint64_t)space, r.off, r.len, 0)) != 0)
+    if ((rv = p2pq_frec_add(c, frecs, FREC_CRYPTO, (uint64_t)space, r.off, r.len, 0)) != 0)
       return rv;
     *eliciting = 1;
   }
@@ -271,7 +252,7 @@ static int write_observed(p2pq_conn *c, int path_idx, p2pq_wr *w, p2pq_frec **fr
     return rv < 0 ? rv : 0;
   p->observed_pending = 0;
   *eliciting = 1;
-  return add_frec(c, frecs, FREC_OBSERVED_ADDR, p->id, f.u.observed_address.seq, 0, 0);
+  return p2pq_frec_add(c, frecs, FREC_OBSERVED_ADDR, p->id, f.u.observed_address.seq, 0, 0);
 }
 
 static int write_cid_frames(p2pq_conn *c, p2pq_wr *w, p2pq_frec **frecs, int *eliciting) {
@@ -290,7 +271,7 @@ static int write_cid_frames(p2pq_conn *c, p2pq_wr *w, p2pq_frec **frecs, int *el
       return rv < 0 ? rv : 0;
     lc->advertise = 0;
     *eliciting = 1;
-    if ((rv = add_frec(c, frecs, FREC_NEW_CID, 0, lc->seq, 0, 0)) != 0)
+    if ((rv = p2pq_frec_add(c, frecs, FREC_NEW_CID, 0, lc->seq, 0, 0)) != 0)
       return rv;
   }
   if (!c->retire_pending)
@@ -306,7 +287,7 @@ static int write_cid_frames(p2pq_conn *c, p2pq_wr *w, p2pq_frec **frecs, int *el
       return rv < 0 ? rv : 0;
     pc->retire = 0;
     *eliciting = 1;
-    if ((rv = add_frec(c, frecs, FREC_RETIRE_CID, 0, pc->seq, 0, 0)) != 0)
+    if ((rv = p2pq_frec_add(c, frecs, FREC_RETIRE_CID, 0, pc->seq, 0, 0)) != 0)
       return rv;
   }
   c->retire_pending = 0;
@@ -325,7 +306,7 @@ static int write_conn_flow(p2pq_conn *c, p2pq_wr *w, p2pq_frec **frecs, int *eli
     if ((rv = write_frame(w, &f)) != 0)
       return rv < 0 ? rv : 0;
     *eliciting = 1;
-    if ((rv = add_frec(c, frecs, FREC_MAX_DATA, 0, f.u.max_data.max, 0, 0)) != 0)
+    if ((rv = p2pq_frec_add(c, frecs, FREC_MAX_DATA, 0, f.u.max_data.max, 0, 0)) != 0)
       return rv;
   }
   if (p2pq_fc_send_blocked_due(&c->streams.fc_send, p2pq_conn_streams_have_data(c))) {
@@ -335,7 +316,7 @@ static int write_conn_flow(p2pq_conn *c, p2pq_wr *w, p2pq_frec **frecs, int *eli
       return rv < 0 ? rv : 0;
     p2pq_fc_send_blocked_sent(&c->streams.fc_send);
     *eliciting = 1;
-    if ((rv = add_frec(c, frecs, FREC_DATA_BLOCKED, 0, c->streams.fc_send.limit, 0, 0)) != 0)
+    if ((rv = p2pq_frec_add(c, frecs, FREC_DATA_BLOCKED, 0, c->streams.fc_send.limit, 0, 0)) != 0)
       return rv;
   }
   return 0;
@@ -462,7 +443,7 @@ static int build_packet(p2pq_conn *c, int space, int path_idx, uint8_t *p, size_
         if (write_frame(&w, &f) == 0) {
           c->handshake_done_pending = 0;
           eliciting = 1;
-          if ((rv = add_frec(c, &frecs, FREC_HANDSHAKE_DONE, 0, 0, 0, 0)) != 0)
+          if ((rv = p2pq_frec_add(c, &frecs, FREC_HANDSHAKE_DONE, 0, 0, 0, 0)) != 0)
             goto fail;
         }
       }

@@ -88,21 +88,6 @@ int p2pq_conn_on_stream_data_blocked(p2pq_conn *c, const p2pq_frame *f) {
 
 /* ---- sending ---- */
 
-static int add(p2pq_conn *c, p2pq_frec **frecs, uint8_t kind, uint64_t id, uint64_t off,
-               uint64_t len, int fin) {
-  p2pq_frec *r = p2pq_frec_get(c);
-  if (r == NULL)
-    return P2PQ_ERR_NOMEM;
-  r->kind = kind;
-  r->id = id;
-  r->off = off;
-  r->len = len;
-  r->fin = (uint8_t)fin;
-  r->next = *frecs;
-  *frecs = r;
-  return 0;
-}
-
 static int put(p2pq_wr *w, const p2pq_frame *f) {
   int rv = p2pq_frame_encode(w, f);
   return rv == P2PQ_ERR_NOBUF ? 1 : rv;
@@ -123,7 +108,7 @@ static int write_one_ctrl(p2pq_conn *c, p2pq_stream *st, p2pq_wr *w, p2pq_frec *
       return rv;
     p2pq_stream_on_reset_sent(st);
     *eliciting = 1;
-    if ((rv = add(c, frecs, FREC_RESET_STREAM, st->id, 0, 0, 0)) != 0)
+    if ((rv = p2pq_frec_add(c, frecs, FREC_RESET_STREAM, st->id, 0, 0, 0)) != 0)
       return rv;
   }
   if (want & P2PQ_STREAM_WANT_STOP) {
@@ -134,7 +119,7 @@ static int write_one_ctrl(p2pq_conn *c, p2pq_stream *st, p2pq_wr *w, p2pq_frec *
       return rv;
     p2pq_stream_on_stop_sent(st);
     *eliciting = 1;
-    if ((rv = add(c, frecs, FREC_STOP_SENDING, st->id, 0, 0, 0)) != 0)
+    if ((rv = p2pq_frec_add(c, frecs, FREC_STOP_SENDING, st->id, 0, 0, 0)) != 0)
       return rv;
   }
   if (want & P2PQ_STREAM_WANT_MAX_DATA) {
@@ -147,7 +132,7 @@ static int write_one_ctrl(p2pq_conn *c, p2pq_stream *st, p2pq_wr *w, p2pq_frec *
     if ((rv = put(w, &f)) != 0)
       return rv;
     *eliciting = 1;
-    if ((rv = add(c, frecs, FREC_MAX_STREAM_DATA, st->id, f.u.max_stream_data.max, 0, 0)) != 0)
+    if ((rv = p2pq_frec_add(c, frecs, FREC_MAX_STREAM_DATA, st->id, f.u.max_stream_data.max, 0, 0)) != 0)
       return rv;
   }
   if (want & P2PQ_STREAM_WANT_BLOCKED) {
@@ -158,7 +143,7 @@ static int write_one_ctrl(p2pq_conn *c, p2pq_stream *st, p2pq_wr *w, p2pq_frec *
       return rv;
     p2pq_stream_on_blocked_sent(st);
     *eliciting = 1;
-    if ((rv = add(c, frecs, FREC_STREAM_DATA_BLOCKED, st->id, st->sfc.limit, 0, 0)) != 0)
+    if ((rv = p2pq_frec_add(c, frecs, FREC_STREAM_DATA_BLOCKED, st->id, st->sfc.limit, 0, 0)) != 0)
       return rv;
   }
   return 0;
@@ -179,7 +164,7 @@ int p2pq_conn_write_stream_ctrl(p2pq_conn *c, p2pq_wr *w, p2pq_frec **frecs, int
       return rv < 0 ? rv : 0;
     p2pq_streammap_max_streams_sent(&c->streams, uni, max);
     *eliciting = 1;
-    if ((rv = add(c, frecs, uni ? FREC_MAX_STREAMS_UNI : FREC_MAX_STREAMS_BIDI, 0, max, 0, 0)) !=
+    if ((rv = p2pq_frec_add(c, frecs, uni ? FREC_MAX_STREAMS_UNI : FREC_MAX_STREAMS_BIDI, 0, max, 0, 0)) !=
         0)
       return rv;
   }
@@ -237,7 +222,7 @@ int p2pq_conn_write_streams(p2pq_conn *c, p2pq_wr *w, p2pq_frec **frecs, int *el
     if ((rv = p2pq_stream_on_data_sent(st, &c->streams.fc_send, r.off, r.len, r.fin)) != 0)
       return rv;
     *eliciting = 1;
-    if ((rv = add(c, frecs, FREC_STREAM, st->id, r.off, r.len, r.fin)) != 0)
+    if ((rv = p2pq_frec_add(c, frecs, FREC_STREAM, st->id, r.off, r.len, r.fin)) != 0)
       return rv;
     p2pq_streammap_rotate(&c->streams, st);
     if (!has_len)
