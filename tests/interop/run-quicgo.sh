@@ -7,6 +7,9 @@
 #   fetch-from-quicgo-{aes256,chacha20}  the same with only that TLS suite allowed
 #   quicgo-from-serve-{aes256,chacha20}  the same with only that TLS suite offered
 #   quicgo-from-serve-retry              p2pquic serve --retry; quic-go must see a Retry
+#   many-streams-serve   quicgo-hq client fetches 150 files (> the 100-stream initial
+#                        limit) in one connection from p2pquic serve
+#   many-streams-fetch   p2pquic fetch does the same against quicgo-hq server
 #   peer-keyupdate-fetch p2pquic fetch follows the quic-go server's key updates
 #   peer-keyupdate-serve p2pquic serve follows the quic-go client's key updates
 #   own-keyupdate-fetch  p2pquic fetch starts key updates (needs fetch --key-update N)
@@ -45,6 +48,16 @@ head -c 10485760 /dev/urandom > "$work/www/f10m.bin"
 head -c 100007 /dev/urandom > "$work/www/f100k.bin"
 printf 'hello, quic\n' > "$work/www/small.txt"
 FILES="f10m.bin f100k.bin small.txt"
+case "$mode" in many-streams-*)
+  # more requests than either side's initial bidi stream limit (100): the
+  # server must raise it with MAX_STREAMS, the client must wait for it
+  rm -f "$work/www/"*
+  FILES=
+  for i in $(seq 1 150); do
+    head -c $((i * 37)) /dev/urandom > "$work/www/s$i.bin"
+    FILES="$FILES s$i.bin"
+  done ;;
+esac
 
 # start_server CMD...: runs it in the background, waits (bounded) for its
 # "listening on ADDR:PORT" and "fingerprint FP" lines; sets PORT and FP.
@@ -130,6 +143,16 @@ quicgo-from-serve|quicgo-from-serve-aes256|quicgo-from-serve-chacha20|quicgo-fro
   run_client "$quicgo" client -v -pin "$FP" -o "$work/out" -timeout "${TIMEOUT}s" $copt $(urls)
   check_files
   expect_not_found "$quicgo" client -pin "$FP" -o "$work/out404" "https://127.0.0.1:$PORT/nope.bin"
+  stop_server ;;
+many-streams-serve)
+  start_server "$p2pquic" serve --root "$work/www" --listen 127.0.0.1:0
+  run_client "$quicgo" client -pin "$FP" -o "$work/out" -timeout "${TIMEOUT}s" $(urls)
+  check_files
+  stop_server ;;
+many-streams-fetch)
+  start_server "$quicgo" server -listen 127.0.0.1:0 -root "$work/www"
+  run_client "$p2pquic" fetch --pin "$FP" -o "$work/out" $(urls)
+  check_files
   stop_server ;;
 peer-keyupdate-fetch)
   start_server "$quicgo" server -listen 127.0.0.1:0 -root "$work/www" -keyupdate $KU_INTERVAL
