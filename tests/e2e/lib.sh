@@ -33,7 +33,7 @@ start_server() {
     kill -0 "$srv_pid" 2>/dev/null || fail "p2pquic serve exited early"
     sleep 0.05
   done
-  addr=$(sed -n 's/^listening on \([^ ]*\).*/\1/p' "$work/serve.out")
+  addr=$(sed -n 's/^listening on \([^ ]*\).*/\1/p' "$work/serve.out" | head -1)
   fp=$(sed -n 's/^fingerprint //p' "$work/serve.out")
   [ -n "$addr" ] && [ -n "$fp" ] || fail "p2pquic serve printed no address or fingerprint"
 }

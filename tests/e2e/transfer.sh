@@ -4,7 +4,7 @@
 #   pin       one 5 MB file, server identity pinned with the printed fingerprint
 #   multi     three files (5 MB, 1 MB, empty) over one connection into a directory
 #   insecure  one 5 MB file with --insecure, TLS secrets logged to $SSLKEYLOGFILE
-#   ipv6      one 5 MB file over [::1]
+#   ipv6      one server on [::1] and 127.0.0.1: 5 MB over each
 #   rawkey    keygen, serve --key (RFC 7250 raw public key), fetch --pin
 #   qlog      fetch --qlog DIR writes one .sqlog file
 #   keyupdate fetch --key-update 100: several key updates, data intact
@@ -46,11 +46,17 @@ insecure)
   ;;
 ipv6)
   grep -qs ' lo$' /proc/net/if_inet6 || { echo "skipped: no IPv6 on lo"; exit 0; }
-  listen="[::1]:0" start_server "$work/www"
+  # one server, two sockets: IPv6 first, then IPv4
+  listen="[::1]:0" start_server "$work/www" --listen 127.0.0.1:0
   [[ $addr == "[::1]:"* ]] || fail "server listens on $addr"
+  addr4=$(sed -n 's/^listening on \(127\.0\.0\.1:[0-9]*\) .*/\1/p' "$work/serve.out")
+  [ -n "$addr4" ] || fail "no IPv4 listening line: $(cat "$work/serve.out")"
   "$bin" fetch "https://$addr/f5.bin" -o "$work/got.bin" --pin "$fp" 2>"$work/fetch.err" ||
     fail "fetch exited $?: $(cat "$work/fetch.err")"
   same_file "$work/www/f5.bin" "$work/got.bin"
+  "$bin" fetch "https://$addr4/f5.bin" -o "$work/got4.bin" --pin "$fp" 2>"$work/fetch.err" ||
+    fail "fetch over IPv4 exited $?: $(cat "$work/fetch.err")"
+  same_file "$work/www/f5.bin" "$work/got4.bin"
   ;;
 rawkey)
   kfp=$("$bin" keygen -o "$work/key.pem") || fail "keygen failed"

@@ -259,7 +259,9 @@ static void shut_down(server *s, p2pq_runtime *rt) {
 }
 
 typedef struct serve_opts {
-  const char *root, *listen, *cert, *key, *qlog;
+  const char *root, *cert, *key, *qlog;
+  const char *listen[P2PQ_RUNTIME_MAX_SOCKETS];
+  size_t n_listen;
   int verbose, retry;
 } serve_opts;
 
@@ -276,7 +278,12 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
   while ((c = getopt_long(argc, argv, "r:l:c:k:q:vh", opts, NULL)) != -1) {
     switch (c) {
     case 'r': o->root = optarg; break;
-    case 'l': o->listen = optarg; break;
+    case 'l':
+      if (o->n_listen == P2PQ_RUNTIME_MAX_SOCKETS)
+        return p2pq_cli_usage_err("serve", "at most %d --listen addresses",
+                                  P2PQ_RUNTIME_MAX_SOCKETS);
+      o->listen[o->n_listen++] = optarg;
+      break;
     case 'c': o->cert = optarg; break;
     case 'k': o->key = optarg; break;
     case 'q': o->qlog = optarg; break;
@@ -290,7 +297,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
     return p2pq_cli_usage_err("serve", "unexpected argument '%s'", argv[optind]);
   if (o->root == NULL)
     return p2pq_cli_usage_err("serve", "serve needs --root DIR (the directory to serve)");
-  if (o->listen == NULL)
+  if (o->n_listen == 0)
     return p2pq_cli_usage_err("serve", "serve needs --listen ADDR:PORT, e.g. 127.0.0.1:4433");
   if (o->cert != NULL && o->key == NULL)
     return p2pq_cli_usage_err("serve", "--cert needs --key (the certificate's private key)");
@@ -344,16 +351,17 @@ int p2pq_cli_serve(int argc, char **argv) {
   p2pq_runtime *rt = NULL;
   p2pq_runtime_config rc;
   p2pq_config qc;
-  p2pq_addr listen, bound;
+  p2pq_addr listen[P2PQ_RUNTIME_MAX_SOCKETS], bound;
   struct stat st;
   uint8_t fp[32];
   char err[512], fps[P2PQ_FINGERPRINT_STRLEN], as[P2PQ_ADDR_STRLEN];
   int rv;
   if ((rv = parse_opts(argc, argv, &o)) != 0)
     return rv < 0 ? P2PQ_CLI_OK : rv;
-  if (p2pq_addr_parse(&listen, o.listen, -1) != 0)
-    return p2pq_cli_usage_err("serve", "cannot parse --listen '%s': use ADDR:PORT, e.g. "
-                                       "127.0.0.1:4433 or [::]:4433", o.listen);
+  for (size_t i = 0; i < o.n_listen; i++)
+    if (p2pq_addr_parse(&listen[i], o.listen[i], -1) != 0)
+      return p2pq_cli_usage_err("serve", "cannot parse --listen '%s': use ADDR:PORT, e.g. "
+                                         "127.0.0.1:4433 or [::]:4433", o.listen[i]);
   if (stat(o.root, &st) != 0 || !S_ISDIR(st.st_mode)) {
     p2pq_cli_err("--root %s is not a directory: %s", o.root,
                  errno ? strerror(errno) : "not a directory");
@@ -362,8 +370,8 @@ int p2pq_cli_serve(int argc, char **argv) {
   if (load_creds(&o, &creds, fp) != 0)
     return P2PQ_CLI_FAIL;
   memset(&rc, 0, sizeof(rc));
-  rc.bind = &listen;
-  rc.n_bind = 1;
+  rc.bind = listen;
+  rc.n_bind = o.n_listen;
   rc.qlog_dir = o.qlog;
   memset(&qc, 0, sizeof(qc));
   qc.is_server = 1;
@@ -380,10 +388,11 @@ int p2pq_cli_serve(int argc, char **argv) {
   memset(&s, 0, sizeof(s));
   s.root = o.root;
   s.verbose = o.verbose;
-  p2pq_runtime_local_addr(rt, 0, &bound);
   p2pq_fingerprint_format(fp, fps);
-  printf("listening on %s (hq-interop, serving %s)\nfingerprint %s\n",
-         p2pq_addr_format(&bound, as, sizeof(as)), o.root, fps);
+  for (size_t i = 0; p2pq_runtime_local_addr(rt, i, &bound) == 0; i++)
+    printf("listening on %s (hq-interop, serving %s)\n", p2pq_addr_format(&bound, as, sizeof(as)),
+           o.root);
+  printf("fingerprint %s\n", fps);
   fflush(stdout);
   p2pq_cli_catch_signals(rt, 0);
   rv = p2pq_runtime_run(rt, P2PQ_TSTAMP_MAX, on_event, &s);
