@@ -47,7 +47,8 @@ trap cleanup EXIT
 head -c 10485760 /dev/urandom > "$work/www/f10m.bin"
 head -c 100007 /dev/urandom > "$work/www/f100k.bin"
 printf 'hello, quic\n' > "$work/www/small.txt"
-FILES="f10m.bin f100k.bin small.txt"
+: > "$work/www/empty.bin" # a response that is only a FIN
+FILES="f10m.bin f100k.bin small.txt empty.bin"
 case "$mode" in many-streams-*)
   # more requests than either side's initial bidi stream limit (100): the
   # server must raise it with MAX_STREAMS, the client must wait for it
@@ -182,4 +183,5 @@ own-keyupdate-fetch)
   echo "ok: the quic-go server followed $peer key updates of p2pquic fetch" ;;
 *) fail "unknown mode" ;;
 esac
+rm -rf "$work/www" "$work/out" # logs stay for a look
 echo "PASS [$mode]"
