@@ -35,7 +35,7 @@ key() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
 ns_before=$(ip netns list 2>/dev/null | awk '{print $1}' | sort)
 trap 'lab down --id "$ID" >/dev/null 2>&1' EXIT
-trap 'echo "lab-check: interrupted"; exit 130' INT TERM
+trap 'echo "lab-check: interrupted"; exit 130' INT TERM HUP QUIT
 
 if [ ! -x "$NP" ] || [ ! -x "$build/tests/netns/delayq" ]; then
   echo "== building natprobe and delayq in $build"

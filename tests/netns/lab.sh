@@ -360,7 +360,7 @@ cmd_up() {
 
   # From here on any failure, Ctrl-C or kill tears down what was built.
   trap 'up_abort' EXIT
-  trap 'exit 130' INT TERM
+  trap 'exit 130' INT TERM HUP QUIT
   mkdir -p "$(state)"
   printf 'type_A=%s\ntype_B=%s\ndelay_A=%s\ndelay_B=%s\nloss_A=%s\nloss_B=%s\n' \
     "$ta" "$tb" "$(per_side "$delay" A)" "$(per_side "$delay" B)" \
@@ -385,13 +385,13 @@ cmd_up() {
   done
   miniupnpd_wait A
   miniupnpd_wait B
-  trap - EXIT INT TERM
+  trap - EXIT INT TERM HUP QUIT
   log "lab '$ID' up: A=$ta B=$tb delay=$delay ms loss=$loss %"
   log "peer A $(peer_ip A) (public $(public_ip A)), peer B $(peer_ip B) (public $(public_ip B)), relay $RELAY_IP1 $RELAY_IP2"
 }
 
 up_abort() {
-  trap '' INT TERM
+  trap '' INT TERM HUP QUIT
   echo "lab.sh: up failed or interrupted; tearing lab '$ID' down" >&2
   do_down
 }
@@ -428,7 +428,7 @@ cmd_down() {
   done
   need_root
   check_id
-  trap '' INT # finish the teardown even on a second Ctrl-C
+  trap '' INT TERM HUP QUIT # finish the teardown even on a second Ctrl-C
   do_down
   [ -z "$(lab_namespaces)" ] || die "namespaces of lab '$ID' are still there"
   log "lab '$ID' down"
