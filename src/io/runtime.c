@@ -148,8 +148,12 @@ int p2pq_runtime_new(p2pq_runtime **out, const p2pq_runtime_config *rcfg,
                              err, errcap)) != 0)
     goto fail;
   size_batches(rt);
+  /* without GRO a buffer holds one datagram: the largest we accept (we
+   * advertise max_udp_payload, so peers send no larger) */
   if ((rv = p2pq_udp_rxbatch_init(&rt->rx, any_gro(rt) ? P2PQ_UDP_GRO_BUF
-                                                       : P2PQ_UDP_PLAIN_BUF)) != 0 ||
+                                           : rt->payload > P2PQ_UDP_PLAIN_BUF
+                                               ? rt->payload
+                                               : P2PQ_UDP_PLAIN_BUF)) != 0 ||
       (rv = p2pq_udp_txbatch_init(&rt->tx, rt->gso_max * rt->payload)) != 0)
     goto fail;
   qc = *qcfg;
