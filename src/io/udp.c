@@ -27,13 +27,14 @@ static void set_int(int fd, int level, int opt, int v) {
   (void)setsockopt(fd, level, opt, &v, sizeof(v));
 }
 
-/* Asks for buf bytes; past net.core.[rw]mem_max only the FORCE variant
- * (CAP_NET_ADMIN) helps, so try it when the plain one was capped. */
+/* Asks for want bytes; past net.core.[rw]mem_max only the FORCE variant
+ * (CAP_NET_ADMIN) helps, so try it when the plain one was capped. The kernel
+ * reports twice what it granted (it counts its own overhead). */
 static void size_buffer(int fd, int opt, int force_opt, size_t want) {
-  int v = want > (size_t)(1 << 30) ? (1 << 30) : (int)want, got = 0;
+  int v = want > (size_t)(1 << 29) ? (1 << 29) : (int)want, got = 0;
   socklen_t gl = sizeof(got);
   set_int(fd, SOL_SOCKET, opt, v);
-  if (getsockopt(fd, SOL_SOCKET, opt, &got, &gl) == 0 && got < v)
+  if (getsockopt(fd, SOL_SOCKET, opt, &got, &gl) == 0 && got / 2 < v)
     set_int(fd, SOL_SOCKET, force_opt, v);
 }
 
