@@ -52,18 +52,8 @@ check_id() {
   [[ $ID =~ ^[a-zA-Z0-9]{1,10}$ ]] || die "bad --id '$ID' (1-10 letters or digits)"
 }
 
-# Waits (bounded) until cmd succeeds; returns 1 on timeout.
-wait_for() {
-  local secs=$1; shift
-  local end=$((SECONDS + secs))
-  until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -lt $end ] || return 1
-    sleep 0.05
-  done
-}
-
-# wait_ready NAME SECS CMD...: like wait_for, but gives up as soon as the
-# process started as NAME has died.
+# wait_ready NAME SECS CMD...: waits (bounded) until CMD succeeds; gives up
+# at once if the process started as NAME has died.
 wait_ready() {
   local name=$1 secs=$2; shift 2
   local end=$((SECONDS + secs))
@@ -91,7 +81,6 @@ start() {
 add_ns() {
   local n; n=$(ns "$1")
   ip netns add "$n"
-  echo "$n" >>"$(state)/namespaces"
   ip -n "$n" link set lo up
   # /proc/sys/net belongs to the namespace of whoever opens it; no procps needed
   in_ns "$1" sh -c 'cd /proc/sys/net && echo 1 >ipv4/ip_forward &&
