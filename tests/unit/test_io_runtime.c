@@ -204,6 +204,36 @@ static void test_gso_refused_falls_back(void **state) {
   p2pq_udp_close(&rx);
 }
 
+/* 8 MiB asked: granted past rmem_max/wmem_max when we may force it (root),
+ * else at least what the plain option allows. */
+static void test_socket_buffers(void **state) {
+  p2pq_udp_sock s;
+  p2pq_addr a;
+  char err[256];
+  int rcv = 0, snd = 0;
+  socklen_t l = sizeof(int);
+  (void)state;
+  addr(&a, "127.0.0.1:0");
+  assert_int_equal(p2pq_udp_open(&s, &a, 8u << 20, 0, 0, err, sizeof(err)), 0);
+  assert_int_equal(getsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &rcv, &l), 0);
+  l = sizeof(int);
+  assert_int_equal(getsockopt(s.fd, SOL_SOCKET, SO_SNDBUF, &snd, &l), 0);
+  if (geteuid() == 0) {
+    assert_true(rcv >= 2 * (8 << 20)); /* the kernel reports twice the grant */
+    assert_true(snd >= 2 * (8 << 20));
+  } else {
+    /* unprivileged: capped at net.core.rmem_max */
+    long max = 0;
+    FILE *f = fopen("/proc/sys/net/core/rmem_max", "r");
+    if (f == NULL || fscanf(f, "%ld", &max) != 1)
+      max = 0;
+    if (f != NULL)
+      fclose(f);
+    assert_true(rcv >= 2 * (max < (8 << 20) ? max : (8 << 20)));
+  }
+  p2pq_udp_close(&s);
+}
+
 static void test_bind_error_says_why(void **state) {
   p2pq_udp_sock s;
   p2pq_addr a;
@@ -626,6 +656,7 @@ int main(void) {
       cmocka_unit_test(test_pktinfo_and_ecn),
       cmocka_unit_test(test_batch_of_many),
       cmocka_unit_test(test_gso_refused_falls_back),
+      cmocka_unit_test(test_socket_buffers),
       cmocka_unit_test(test_bind_error_says_why),
       cmocka_unit_test(test_clock_and_random),
       cmocka_unit_test(test_transfer_between_runtimes),
