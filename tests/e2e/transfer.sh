@@ -8,6 +8,8 @@
 #   rawkey    keygen, serve --key (RFC 7250 raw public key), fetch --pin
 #   qlog      fetch --qlog DIR writes one .sqlog file
 #   keyupdate fetch --key-update 100: several key updates, data intact
+#   many      300 small files over one connection (past the server's 100-stream
+#             limit) with only 64 file descriptors
 bin=${1:?usage: transfer.sh P2PQUIC MODE}
 mode=${2:?usage: transfer.sh P2PQUIC MODE}
 . "$(dirname "$0")/lib.sh"
@@ -86,6 +88,26 @@ keyupdate)
   same_file "$work/www/f5.bin" "$work/got.bin"
   n=$(grep -c '^p2pquic: key update' "$work/fetch.err" || true)
   [ "$n" -ge 3 ] || fail "only $n key updates"
+  ;;
+many)
+  mkdir "$work/many"
+  for i in $(seq 300); do random_file "$work/many/m$i.bin" $((i * 37)); done
+  start_server "$work/many" -v
+  urls=$(for i in $(seq 300); do printf 'https://%s/m%s.bin ' "$addr" "$i"; done)
+  # 256 at once: past the server's 100 streams, the rest wait for MAX_STREAMS
+  # shellcheck disable=SC2086
+  "$bin" fetch $urls -o "$work/out" --pin "$fp" 2>"$work/fetch.err" ||
+    fail "fetch exited: $(tail -5 "$work/fetch.err")"
+  diff -r "$work/many" "$work/out" >/dev/null || fail "fetched files differ"
+  grep -q '^fetched 300 of 300 files' "$work/fetch.err" || fail "bad summary"
+  # with 64 fds: fewer downloads at once, none fails for want of a descriptor
+  # shellcheck disable=SC2086
+  (ulimit -n 64 && "$bin" fetch $urls -o "$work/out64" --pin "$fp" 2>"$work/fetch.err") ||
+    fail "fetch with 64 fds exited: $(tail -5 "$work/fetch.err")"
+  diff -r "$work/many" "$work/out64" >/dev/null || fail "fetched files differ (64 fds)"
+  stop_server
+  [ "$(grep -c '^p2pquic: connection from' "$work/serve.err")" -eq 2 ] ||
+    fail "not one connection per fetch"
   ;;
 *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +27,8 @@ typedef struct dl {
 typedef struct fetcher {
   dl *dls;
   size_t n, done, failed;
+  size_t next_req; /* URLs before it have their stream */
+  size_t active, max_active; /* downloads in flight, bounded by the fd limit */
   p2pq_conn *conn;
   p2pq_cli_progress prog;
   uint8_t *buf;
@@ -54,6 +57,26 @@ static int is_dir(const char *p) {
   return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+static int open_output(dl *d) {
+  struct stat st;
+  d->fd = open(d->out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (d->fd < 0) {
+    p2pq_cli_err("cannot write %s: %s", d->out_path, strerror(errno));
+    return -1;
+  }
+  d->regular = fstat(d->fd, &st) == 0 && S_ISREG(st.st_mode);
+  return 0;
+}
+
+/* A finished download's file is closed at once (many URLs, few fds). */
+static int close_output(dl *d) {
+  int rv = 0;
+  if (d->fd > STDOUT_FILENO)
+    rv = close(d->fd);
+  d->fd = -1;
+  return rv;
+}
+
 static int open_outputs(fetcher *f, const char *out) {
   int several = f->n > 1;
   if (several && strcmp(out, "-") == 0) {
@@ -66,7 +89,6 @@ static int open_outputs(fetcher *f, const char *out) {
   }
   for (size_t i = 0; i < f->n; i++) {
     dl *d = &f->dls[i];
-    struct stat st;
     size_t l;
     if (strcmp(out, "-") == 0) {
       d->fd = STDOUT_FILENO;
@@ -85,12 +107,10 @@ static int open_outputs(fetcher *f, const char *out) {
                      d->out_path);
         return P2PQ_CLI_USAGE;
       }
-    d->fd = open(d->out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (d->fd < 0) {
-      p2pq_cli_err("cannot write %s: %s", d->out_path, strerror(errno));
+    /* one output is opened now, so that a bad -o fails before any network
+     * traffic; many are opened as their requests start (bounded fds) */
+    if (!several && open_output(d) != 0)
       return P2PQ_CLI_FAIL;
-    }
-    d->regular = fstat(d->fd, &st) == 0 && S_ISREG(st.st_mode);
   }
   return 0;
 }
@@ -98,8 +118,7 @@ static int open_outputs(fetcher *f, const char *out) {
 static void close_outputs(fetcher *f) {
   for (size_t i = 0; i < f->n; i++) {
     dl *d = &f->dls[i];
-    if (d->fd > STDOUT_FILENO)
-      close(d->fd);
+    close_output(d);
     /* no half files that look complete; only files, never /dev/null & co */
     if (d->failed && d->regular && d->out_path != NULL)
       unlink(d->out_path);
@@ -116,21 +135,33 @@ static void finish(fetcher *f) {
   }
 }
 
+/* Opens a stream per pending URL while the peer's stream limit allows; the
+ * rest wait for MAX_STREAMS (retried every loop turn). */
 static void start_requests(fetcher *f) {
-  for (size_t i = 0; i < f->n; i++) {
-    dl *d = &f->dls[i];
+  for (; f->next_req < f->n && f->active < f->max_active; f->next_req++) {
+    dl *d = &f->dls[f->next_req];
     uint8_t req[P2PQ_HQ_PATH_MAX + 8];
     int len = p2pq_hq_format_request(d->url.path, req, sizeof(req));
     int rv = len < 0 ? len : p2pq_conn_open_stream(f->conn, 1, &d->stream_id);
-    if (rv == 0 && p2pq_stream_write(f->conn, d->stream_id, req, (size_t)len, 1) != len)
-      rv = P2PQ_ERR_STATE;
+    if (rv == P2PQ_ERR_STREAM_LIMIT || rv == P2PQ_ERR_AGAIN)
+      break;
+    if (rv == 0) {
+      if (d->fd < 0 && open_output(d) != 0)
+        rv = P2PQ_ERR_IO; /* open_output said why */
+      else if (p2pq_stream_write(f->conn, d->stream_id, req, (size_t)len, 1) != len)
+        rv = P2PQ_ERR_STATE;
+      if (rv != 0)
+        p2pq_stream_reset(f->conn, d->stream_id, P2PQ_HQ_ERR_INTERNAL);
+    }
     if (rv != 0) {
-      p2pq_cli_err("cannot request %s: %s", d->url.path, p2pq_strerror(rv));
+      if (rv != P2PQ_ERR_IO)
+        p2pq_cli_err("cannot request %s: %s", d->url.path, p2pq_strerror(rv));
       d->failed = 1;
       f->failed++;
       continue;
     }
     d->started = 1;
+    f->active++;
   }
   finish(f);
 }
@@ -148,6 +179,8 @@ static void fail_dl(fetcher *f, dl *d, const char *fmt, const char *arg) {
   p2pq_cli_err(fmt, d->url.path, arg);
   d->failed = 1;
   f->failed++;
+  f->active--;
+  close_output(d);
 }
 
 static int write_all(int fd, const uint8_t *p, size_t n) {
@@ -184,8 +217,14 @@ static void on_readable(fetcher *f, uint64_t id) {
       p2pq_cli_progress_add(&f->prog, (uint64_t)n, p2pq_runtime_now());
     }
     if (fin) {
+      if (close_output(d) != 0) {
+        fail_dl(f, d, "cannot save %s: %s", strerror(errno));
+        finish(f);
+        return;
+      }
       d->done = 1;
       f->done++;
+      f->active--;
       f->prog.files_done++;
       if (f->verbose)
         fprintf(stderr, "p2pquic: %s: %llu bytes\n", d->url.path,
@@ -271,6 +310,8 @@ static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
                    "there?", f->server);
       return P2PQ_CLI_FAIL + 0x100;
     }
+    if (f->connected && f->closing_ticks == 0 && f->next_req < f->n)
+      start_requests(f);
     if (f->key_update > 0 && f->connected && f->closing_ticks == 0)
       maybe_key_update(f);
     /* the close went out in the turn after it was asked for */
@@ -460,6 +501,17 @@ static int run(fetcher *f, const fetch_opts *o, p2pq_creds *creds) {
   return rv;
 }
 
+/* Concurrent downloads: one output file each, so stay well inside the fd
+ * limit; 256 keeps a few streams' credit in use without flooding. */
+static size_t max_downloads(void) {
+  struct rlimit rl;
+  size_t n = 256;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      rl.rlim_cur < n + 32)
+    n = rl.rlim_cur > 40 ? (size_t)rl.rlim_cur - 32 : 8;
+  return n;
+}
+
 int p2pq_cli_fetch(int argc, char **argv) {
   fetch_opts o;
   fetcher f;
@@ -472,6 +524,7 @@ int p2pq_cli_fetch(int argc, char **argv) {
     f.pin_text = o.pin;
     f.timeout_s = o.timeout_s;
     f.key_update = f.next_key_update = o.key_update;
+    f.max_active = max_downloads();
     f.buf = malloc(READ_CHUNK);
     rv = f.buf != NULL ? run(&f, &o, creds) : P2PQ_CLI_FAIL;
     for (size_t i = 0; i < f.n; i++)
