@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # lab-check.sh BUILD_DIR: brings the NAT lab up for every router type (twice),
 # measures each NAT with natprobe, the delay with ping, checks miniupnpd
-# (NAT-PMP, UPnP) and coturn, brings it down and checks that nothing is left.
+# (NAT-PMP, PCP, UPnP) and coturn, brings it down and checks that nothing is left.
 # Prints a table and "N passed, M failed"; exit 0 only if all passed. Root only.
 set -uo pipefail
 
@@ -128,6 +128,27 @@ upnp() {
   kill "$bg" 2>/dev/null; wait "$bg" 2>/dev/null
 }
 
+# pcp TYPE: a PCP MAP (RFC 6887) for peer B's UDP 40002 through the nat
+# layer's own codec (pcpmap), reached from the relay; refused behind the CGN.
+# miniupnpd does not answer requests its permission rules deny (no
+# NOT_AUTHORIZED), so a client must treat silence as refusal.
+pcp() {
+  local t=$1 gw pub=203.0.113.2 out bg
+  if [ ! -x "$build/tests/netns/pcpmap" ]; then echo "  skip  $t: PCP (pcpmap not built: no nat layer)"; return; fi
+  gw=$(router_ip "$t" B)
+  out=$(lx pB "$build/tests/netns/pcpmap" "$gw" 40002 60)
+  if [ "$t" = doublenat ]; then
+    if grep -q 'result=SUCCESS' <<<"$out"; then bad "$t: PCP mapping granted behind a CGN"; else ok "$t: PCP mapping refused behind the CGN ($out)"; fi
+    return
+  fi
+  if ! grep -q "result=SUCCESS external=$pub:40002" <<<"$out"; then bad "$t: PCP MAP: $out"; return; fi
+  lx pB "$NP" server -t 5 0.0.0.0 40002 >/dev/null 2>&1 &
+  bg=$!
+  sleep 0.3
+  if lx relay "$NP" query "$pub:40002" >/dev/null; then ok "$t: PCP MAP $pub:40002 -> peer B reachable from the internet"; else bad "$t: PCP mapping $pub:40002 not reachable"; fi
+  kill "$bg" 2>/dev/null; wait "$bg" 2>/dev/null
+}
+
 stun() {
   local t=$1 out pub
   pub=$(public_ip "$t" A)
@@ -173,6 +194,7 @@ one_type() {
   done
   stun "$t"
   natpmp "$t"
+  pcp "$t"
   case $t in portrestricted | symmetric) upnp "$t" ;; esac
   lab down >/dev/null
   gone "$t"
