@@ -191,7 +191,8 @@ static uint64_t frame_allowed(const p2pq_h3_conn *c, const h3_stream *s, uint64_
     if (!c->got_settings && type != P2PQ_H3_FRAME_SETTINGS) /* 6.2.1 */
       return P2PQ_H3_MISSING_SETTINGS;
     if (type == P2PQ_H3_FRAME_DATA || type == P2PQ_H3_FRAME_HEADERS ||
-        type == P2PQ_H3_FRAME_PUSH_PROMISE || type == P2PQ_H3_FRAME_SETTINGS)
+        type == P2PQ_H3_FRAME_PUSH_PROMISE ||
+        (type == P2PQ_H3_FRAME_SETTINGS && c->got_settings))
       return P2PQ_H3_FRAME_UNEXPECTED;
     return 0;
   }
