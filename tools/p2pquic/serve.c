@@ -22,7 +22,8 @@ typedef struct req {
   uint64_t id;
   uint8_t line[REQ_MAX];
   size_t line_len;
-  int fd;            /* file being sent, -1 before / after */
+  int fd;            /* the file while it is being opened and mapped, else -1 */
+  int sending;       /* the request was parsed and the file mapped */
   const uint8_t *map; /* the file, mapped (NULL for an empty file) */
   uint64_t off, size;
   struct req *next;
@@ -91,6 +92,10 @@ static void start_file(server *s, req *r, const char *path) {
   struct stat st;
   snprintf(full, sizeof(full), "%s%s", s->root, path);
   r->fd = open(full, O_RDONLY | O_CLOEXEC);
+  if (r->fd < 0 && errno != ENOENT && errno != ENOTDIR && errno != EACCES) {
+    refuse(s, r, P2PQ_HQ_ERR_INTERNAL, strerror(errno)); /* e.g. out of fds */
+    return;
+  }
   if (r->fd < 0 || fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     refuse(s, r, P2PQ_HQ_ERR_NOT_FOUND, "no such file");
     return;
@@ -106,6 +111,10 @@ static void start_file(server *s, req *r, const char *path) {
     madvise(m, (size_t)r->size, MADV_SEQUENTIAL);
     r->map = m;
   }
+  /* the mapping outlives the descriptor: many streams, few fds */
+  close(r->fd);
+  r->fd = -1;
+  r->sending = 1;
   if (s->verbose)
     fprintf(stderr, "p2pquic: stream %llu: GET %s (%llu bytes)\n", (unsigned long long)r->id,
             path, (unsigned long long)r->size);
@@ -115,7 +124,7 @@ static void on_readable(server *s, p2pq_conn *c, uint64_t id) {
   req *r = req_find(s, c, id);
   char path[P2PQ_HQ_PATH_MAX];
   int fin = 0, rv;
-  if (r == NULL || r->fd >= 0)
+  if (r == NULL || r->sending)
     return;
   for (;;) {
     uint8_t tmp[512];
@@ -169,7 +178,7 @@ static void pump_all(server *s) {
   req *r = s->reqs, *next;
   for (; r != NULL; r = next) {
     next = r->next;
-    if (r->fd >= 0)
+    if (r->sending)
       pump(s, r);
   }
 }
@@ -217,7 +226,7 @@ static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
   case P2PQ_EV_STREAM_STOP:
   case P2PQ_EV_STREAM_RESET: {
     req *r = req_find(s, ev->conn, ev->stream_id);
-    if (r != NULL && (ev->type == P2PQ_EV_STREAM_STOP || r->fd < 0))
+    if (r != NULL && (ev->type == P2PQ_EV_STREAM_STOP || !r->sending))
       req_drop(s, r);
     break;
   }
