@@ -106,14 +106,21 @@ static void fmt_bytes(char *out, size_t cap, uint64_t b) {
     snprintf(out, cap, "%.1f kB", (double)b / 1e3);
 }
 
+/* HTTP/0.9 sends no length, so the bar counts files; bytes and rate show
+ * the progress within them. */
 static void draw(p2pq_cli_progress *p, p2pq_tstamp now) {
   static const char spin[] = "|/-\\";
-  char b[32];
+  char b[32], bar[24];
   double s = p2pq_cli_secs(p->start, now);
+  size_t w = sizeof(bar) - 3, fill = p->files ? p->files_done * w / p->files : 0;
+  bar[0] = '[';
+  for (size_t i = 0; i < w; i++)
+    bar[1 + i] = i < fill ? '#' : i == fill ? spin[(now / (200 * P2PQ_MS)) % 4] : '.';
+  bar[w + 1] = ']';
+  bar[w + 2] = '\0';
   fmt_bytes(b, sizeof(b), p->bytes);
-  fprintf(stderr, "\r%c %10s  %8.1f MB/s  %zu/%zu files  %6.1f s ",
-          spin[(now / (200 * P2PQ_MS)) % 4], b, s > 0 ? (double)p->bytes / 1e6 / s : 0.0,
-          p->files_done, p->files, s);
+  fprintf(stderr, "\r%s %zu/%zu files %10s %8.1f MB/s %6.1f s ", bar, p->files_done, p->files,
+          b, s > 0 ? (double)p->bytes / 1e6 / s : 0.0, s);
   fflush(stderr);
   p->last_draw = now;
 }
