@@ -13,6 +13,8 @@
 #   peer-keyupdate-fetch p2pquic fetch follows the quic-go server's key updates
 #   peer-keyupdate-serve p2pquic serve follows the quic-go client's key updates
 #   own-keyupdate-fetch  p2pquic fetch starts key updates (needs fetch --key-update N)
+#   {peer,own}-keyupdate-fetch-nodrop  the same, and p2pquic may drop at most 1 % of
+#                        the datagrams it receives (from fetch -v's statistics)
 # Every file is checked by sha256; every wait is bounded; a missing tool fails.
 set -euo pipefail
 
@@ -22,7 +24,7 @@ quicgo=${3:?path to quicgo-hq}
 work=${4:?work dir}
 TIMEOUT=${INTEROP_TIMEOUT:-120}
 # quic-go's key update interval in packets: small enough for dozens of updates in 10 MB
-KU_INTERVAL=100
+KU_INTERVAL=${INTEROP_KU_INTERVAL:-100}
 
 fail() { echo "FAIL [$mode]: $*" >&2; exit 1; }
 [ -x "$p2pquic" ] || fail "p2pquic not built at $p2pquic (cmake --build BUILD --target p2pquic)"
@@ -125,6 +127,19 @@ key_updates() {
   sed -n 's/.*key updates: \([0-9]*\) initiated here, \([0-9]*\) by the peer.*/\1 \2/p' "$1" | tail -1
 }
 
+# check_drops: from fetch -v ("packets sent S recv R ...", "datagrams rx D in
+# ..."), received datagrams that gave no packet (failed to decrypt) must stay
+# under 1 %; without key updates the two counts are equal.
+check_drops() {
+  local pk dg
+  pk=$(sed -n 's/.*packets sent [0-9]* recv \([0-9]*\).*/\1/p' "$work/client.log" | tail -1)
+  dg=$(sed -n 's/.*datagrams rx \([0-9]*\) in.*/\1/p' "$work/client.log" | tail -1)
+  [ -n "$pk" ] && [ -n "$dg" ] || fail "no statistics from fetch -v"
+  [ $(( (dg - pk) * 100 )) -le "$dg" ] ||
+    fail "p2pquic dropped $((dg - pk)) of $dg datagrams (> 1 %) around key updates"
+  echo "ok: $((dg - pk)) of $dg datagrams dropped"
+}
+
 case "$mode" in
 fetch-from-quicgo|fetch-from-quicgo-aes256|fetch-from-quicgo-chacha20)
   cipher=${mode#fetch-from-quicgo}
@@ -155,9 +170,10 @@ many-streams-fetch)
   run_client "$p2pquic" fetch --pin "$FP" -o "$work/out" $(urls)
   check_files
   stop_server ;;
-peer-keyupdate-fetch)
+peer-keyupdate-fetch|peer-keyupdate-fetch-nodrop)
   start_server "$quicgo" server -listen 127.0.0.1:0 -root "$work/www" -keyupdate $KU_INTERVAL
-  run_client "$p2pquic" fetch --pin "$FP" -o "$work/out" $(urls)
+  run_client "$p2pquic" fetch -v --pin "$FP" -o "$work/out" $(urls)
+  [ "$mode" = peer-keyupdate-fetch ] || check_drops
   check_files
   stop_server
   read -r here peer <<< "$(key_updates "$work/server.err")"
@@ -171,11 +187,12 @@ peer-keyupdate-serve)
   read -r here peer <<< "$(key_updates "$work/client.log")"
   echo "ok: p2pquic serve followed $here key updates of the quic-go client"
   stop_server ;;
-own-keyupdate-fetch)
+own-keyupdate-fetch|own-keyupdate-fetch-nodrop)
   "$p2pquic" help fetch | grep -q -- '--key-update' ||
     fail "p2pquic fetch has no --key-update N option (start a key update every N packets / after N bytes); ask the CLI owner"
   start_server "$quicgo" server -listen 127.0.0.1:0 -root "$work/www"
-  run_client "$p2pquic" fetch --pin "$FP" --key-update 100 -o "$work/out" $(urls)
+  run_client "$p2pquic" fetch -v --pin "$FP" --key-update 100 -o "$work/out" $(urls)
+  [ "$mode" = own-keyupdate-fetch ] || check_drops
   check_files
   stop_server
   read -r here peer <<< "$(key_updates "$work/server.err")"
