@@ -663,7 +663,7 @@ io_fail:
 void p2pq_portmap_free(p2pq_portmap *pm) {
   if (pm == NULL)
     return;
-  if (pm->phase == PH_MAPPED && p2pq_portmap_delete(pm) == 0)
+  if (pm->phase == PH_MAPPED && !pm->cfg.keep_on_free && p2pq_portmap_delete(pm) == 0)
     (void)p2pq_portmap_run(pm, p2pq_portmap_now() + DELETE_BOUND, 0);
   if (pm->job != NULL)
     upnp_drop_job(pm, NULL);

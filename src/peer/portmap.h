@@ -67,6 +67,7 @@ typedef struct p2pq_portmap_config {
   p2pq_tstamp natpmp_timeout; /* bound on NAT-PMP; 0: 2 s */
   p2pq_tstamp upnp_timeout;   /* bound on UPnP; 0: 6 s */
   p2pq_tstamp pcp_irt;        /* PCP first retransmission timeout; 0: 1 s */
+  int keep_on_free;         /* p2pq_portmap_free leaves a held mapping to expire */
   p2pq_portmap_cb cb;       /* may be NULL */
   void *cb_user;
 } p2pq_portmap_config;
@@ -74,7 +75,8 @@ typedef struct p2pq_portmap_config {
 /* Opens the socket towards the gateway. P2PQ_ERR_NO_GATEWAY when none is
  * configured or found, P2PQ_ERR_IO, P2PQ_ERR_CONFIG, P2PQ_ERR_NOMEM. */
 int p2pq_portmap_new(p2pq_portmap **out, const p2pq_portmap_config *cfg);
-/* Deletes a held mapping (waiting at most 1 s for the gateway), stops the
+/* Deletes a held mapping (waiting at most 1 s for the gateway; not with
+ * keep_on_free), stops the
  * worker thread if it is done (or leaves it to delete what it may still
  * create), closes the socket. */
 void p2pq_portmap_free(p2pq_portmap *pm);

@@ -69,6 +69,7 @@ static int transact(int fd, const p2pq_addr *server, double timeout, p2pq_stun_c
   p2pq_tstamp deadline = p2pq_runtime_now() + (p2pq_tstamp)(timeout * 1e9);
   size_t sl = p2pq_addr_to_sockaddr(server, &ss);
   int rv;
+  memset(&cfg, 0, sizeof(cfg)); /* the default fills only some fields */
   p2pq_stun_client_cfg_default(&cfg);
   cfg.rto = 250 * P2PQ_MS; /* an interactive tool: answers come in ms or not at all */
   if ((rv = p2pq_stun_client_init(c, &cfg, server)) != 0 ||

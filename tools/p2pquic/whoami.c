@@ -23,6 +23,8 @@ static const char usage[] =
 
 typedef struct whoami {
   p2pq_conn *conn;
+  p2pq_addr server;
+  int unreachable;
   p2pq_addr observed;
   int have, connected, closed, closing;
   int error;
@@ -30,8 +32,14 @@ typedef struct whoami {
 
 static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
   whoami *w = user;
-  (void)rt;
   switch (ev->type) {
+  case P2PQ_EV_NONE:
+    /* ICMP port unreachable before the handshake: nobody listens there */
+    if (!w->connected && p2pq_runtime_unreachable(rt, &w->server) != 0) {
+      w->unreachable = 1;
+      return 1;
+    }
+    break;
   case P2PQ_EV_CONNECTED: w->connected = 1; break;
   case P2PQ_EV_OBSERVED_ADDRESS:
     w->observed = ev->addr;
@@ -149,6 +157,7 @@ int p2pq_cli_whoami(int argc, char **argv) {
     return P2PQ_CLI_FAIL;
   }
   memset(&w, 0, sizeof(w));
+  w.server = server;
   if ((rv = p2pq_runtime_connect(rt, &w.conn, &server, NULL)) != 0) {
     p2pq_cli_err("cannot connect to %s: %s", o.server, p2pq_strerror(rv));
     p2pq_runtime_free(rt);
@@ -158,7 +167,7 @@ int p2pq_cli_whoami(int argc, char **argv) {
   p2pq_cli_catch_signals(rt, 130);
   deadline = p2pq_runtime_now() + (p2pq_tstamp)(o.timeout * 1e9);
   rv = p2pq_runtime_run(rt, deadline, on_event, &w);
-  if (!w.closed && rv != 130) { /* out of time: close politely, briefly */
+  if (!w.closed && !w.unreachable && rv != 130) { /* out of time: close politely, briefly */
     if (!w.closing)
       p2pq_conn_close(w.conn, 1, 0, "whoami timeout", p2pq_runtime_now());
     (void)p2pq_runtime_run(rt, p2pq_runtime_now() + 300 * P2PQ_MS, on_event, &w);
@@ -174,6 +183,8 @@ int p2pq_cli_whoami(int argc, char **argv) {
   } else {
     if (rv == 130)
       p2pq_cli_err("interrupted");
+    else if (w.unreachable)
+      p2pq_cli_err("no QUIC server at %s (port unreachable)", o.server);
     else if (w.connected)
       p2pq_cli_err("connected to %s, but it sent no observed address (does it offer "
                    "address discovery?)", o.server);
