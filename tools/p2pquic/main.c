@@ -4,6 +4,11 @@
 
 #include "cli.h"
 
+/* Address discovery and port mapping (stun.c, whoami.c, portmap.c). */
+int p2pq_cli_stun(int argc, char **argv);
+int p2pq_cli_whoami(int argc, char **argv);
+int p2pq_cli_portmap(int argc, char **argv);
+
 static const char usage_main[] =
     "usage: p2pquic COMMAND [OPTIONS]\n"
     "\n"
@@ -11,6 +16,9 @@ static const char usage_main[] =
     "  serve   serve files over QUIC (hq-interop: HTTP/0.9 over QUIC)\n"
     "  fetch   download https://HOST:PORT/path URLs over one QUIC connection\n"
     "  keygen  make an Ed25519 key and print its fingerprint\n"
+    "  stun    our public address from STUN servers, and the NAT's mapping type\n"
+    "  whoami  our public address as a p2pquic server sees it (QUIC address discovery)\n"
+    "  portmap open a UDP port on the router (PCP, NAT-PMP, UPnP IGD)\n"
     "  help    show this text, or 'p2pquic help COMMAND' for one command\n";
 
 static const char usage_serve[] =
@@ -81,6 +89,14 @@ int main(int argc, char **argv) {
     return P2PQ_CLI_USAGE;
   }
   if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+    static char help_arg[] = "--help";
+    char *help_argv[] = {argc > 2 ? argv[2] : NULL, help_arg, NULL};
+    if (argc > 2 && strcmp(argv[2], "stun") == 0)
+      return p2pq_cli_stun(2, help_argv);
+    if (argc > 2 && strcmp(argv[2], "whoami") == 0)
+      return p2pq_cli_whoami(2, help_argv);
+    if (argc > 2 && strcmp(argv[2], "portmap") == 0)
+      return p2pq_cli_portmap(2, help_argv);
     if (argc > 2 && strcmp(argv[2], "serve") != 0 && strcmp(argv[2], "fetch") != 0 &&
         strcmp(argv[2], "keygen") != 0)
       return p2pq_cli_usage_err(NULL, "no help for '%s': it is not a command", argv[2]);
@@ -93,6 +109,12 @@ int main(int argc, char **argv) {
     return p2pq_cli_fetch(argc - 1, argv + 1);
   if (strcmp(cmd, "keygen") == 0)
     return p2pq_cli_keygen(argc - 1, argv + 1);
-  return p2pq_cli_usage_err(NULL, "unknown command '%s' (commands: serve, fetch, keygen, help)",
-                            cmd);
+  if (strcmp(cmd, "stun") == 0)
+    return p2pq_cli_stun(argc - 1, argv + 1);
+  if (strcmp(cmd, "whoami") == 0)
+    return p2pq_cli_whoami(argc - 1, argv + 1);
+  if (strcmp(cmd, "portmap") == 0)
+    return p2pq_cli_portmap(argc - 1, argv + 1);
+  return p2pq_cli_usage_err(NULL, "unknown command '%s' (commands: serve, fetch, keygen, stun, "
+                                  "whoami, portmap, help)", cmd);
 }
