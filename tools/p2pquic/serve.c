@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "crypto/cert.h"
 #include "io/hq.h"
+#include "peer/stun_responder.h"
 
 #define CHUNK (1u << 20) /* bytes offered to a stream per write call */
 #define REQ_MAX (P2PQ_HQ_PATH_MAX + 8)
@@ -360,6 +361,7 @@ int p2pq_cli_serve(int argc, char **argv) {
   p2pq_runtime *rt = NULL;
   p2pq_runtime_config rc;
   p2pq_config qc;
+  p2pq_stun_responder stun;
   p2pq_addr listen[P2PQ_RUNTIME_MAX_SOCKETS], bound;
   struct stat st;
   uint8_t fp[32];
@@ -389,6 +391,10 @@ int p2pq_cli_serve(int argc, char **argv) {
   qc.n_alpn = 1;
   p2pq_settings_default(&qc.settings);
   qc.settings.retry = o.retry;
+  /* STUN Binding answers on the QUIC port; observed addresses for clients that ask */
+  qc.settings.address_discovery = 0;
+  p2pq_stun_responder_init(&stun, "p2pquic");
+  p2pq_stun_responder_attach(&stun, &qc);
   if ((rv = p2pq_runtime_new(&rt, &rc, &qc, err, sizeof(err))) != 0) {
     p2pq_cli_err("%s", err[0] ? err : p2pq_strerror(rv));
     p2pq_creds_free(creds);
