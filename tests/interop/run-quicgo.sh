@@ -7,6 +7,9 @@
 #   fetch-from-quicgo-{aes256,chacha20}  the same with only that TLS suite allowed
 #   quicgo-from-serve-{aes256,chacha20}  the same with only that TLS suite offered
 #   quicgo-from-serve-retry              p2pquic serve --retry; quic-go must see a Retry
+#   fetch-from-quicgo-ca-{ecdsa,ed25519}  quic-go serves an X.509 certificate (certtool);
+#                        p2pquic fetch --ca verifies it (and fails with the wrong CA)
+#   quicgo-from-serve-ca-{ecdsa,ed25519}  p2pquic serve --cert/--key; quicgo-hq -ca verifies
 #   many-streams-serve   quicgo-hq client fetches 150 files (> the 100-stream initial
 #                        limit) in one connection from p2pquic serve
 #   many-streams-fetch   p2pquic fetch does the same against quicgo-hq server
@@ -127,6 +130,18 @@ key_updates() {
   sed -n 's/.*key updates: \([0-9]*\) initiated here, \([0-9]*\) by the peer.*/\1 \2/p' "$1" | tail -1
 }
 
+# make_cert TYPE: a self-signed CA certificate for localhost / 127.0.0.1 and
+# its key ($work/TYPE.pem, $work/TYPE.key), and one for another key ($work/other.pem).
+make_cert() {
+  command -v certtool >/dev/null || fail "certtool not found: run scripts/install-deps.sh (gnutls-bin)"
+  printf 'cn = localhost\ndns_name = localhost\nip_address = 127.0.0.1\nexpiration_days = 30\nca\ntls_www_server\nsigning_key\ncert_signing_key\n' > "$work/cert.tmpl"
+  for k in "$1" other; do
+    certtool --generate-privkey --key-type "$1" --outfile "$work/$k.key" > /dev/null 2>&1 &&
+      certtool --generate-self-signed --load-privkey "$work/$k.key" --template "$work/cert.tmpl" \
+        --outfile "$work/$k.pem" > /dev/null 2>&1 || fail "certtool could not make a $1 certificate"
+  done
+}
+
 # check_drops: from fetch -v ("packets sent S recv R ...", "datagrams rx D in
 # ..."), received datagrams that gave no packet (failed to decrypt) must stay
 # under 1 %; without key updates the two counts are equal.
@@ -159,6 +174,34 @@ quicgo-from-serve|quicgo-from-serve-aes256|quicgo-from-serve-chacha20|quicgo-fro
   run_client "$quicgo" client -v -pin "$FP" -o "$work/out" -timeout "${TIMEOUT}s" $copt $(urls)
   check_files
   expect_not_found "$quicgo" client -pin "$FP" -o "$work/out404" "https://127.0.0.1:$PORT/nope.bin"
+  stop_server ;;
+fetch-from-quicgo-ca-ecdsa|fetch-from-quicgo-ca-ed25519)
+  kt=${mode##*-}
+  make_cert "$kt"
+  start_server "$quicgo" server -listen 127.0.0.1:0 -root "$work/www" -cert "$work/$kt.pem" -key "$work/$kt.key"
+  run_client "$p2pquic" fetch --ca "$work/$kt.pem" -o "$work/out" $(urls | sed 's#127.0.0.1#localhost#g')
+  check_files
+  rc=0
+  timeout 30 "$p2pquic" fetch --ca "$work/other.pem" -o "$work/wrongca.txt" "https://localhost:$PORT/small.txt" \
+    > "$work/client-wrongca.log" 2>&1 || rc=$?
+  cat "$work/client-wrongca.log"
+  [ $rc -eq 1 ] || fail "fetch --ca with the wrong CA gave exit code $rc (want 1)"
+  grep -qi 'tls\|certificate\|verif' "$work/client-wrongca.log" || fail "fetch failed, but not for the certificate"
+  echo "ok: the wrong CA is refused"
+  stop_server ;;
+quicgo-from-serve-ca-ecdsa|quicgo-from-serve-ca-ed25519)
+  kt=${mode##*-}
+  make_cert "$kt"
+  start_server "$p2pquic" serve --root "$work/www" --listen 127.0.0.1:0 --cert "$work/$kt.pem" --key "$work/$kt.key"
+  run_client "$quicgo" client -ca "$work/$kt.pem" -o "$work/out" -timeout "${TIMEOUT}s" $(urls)
+  check_files
+  rc=0
+  timeout 30 "$quicgo" client -ca "$work/other.pem" -o "$work/out404" "https://127.0.0.1:$PORT/small.txt" \
+    > "$work/client-wrongca.log" 2>&1 || rc=$?
+  cat "$work/client-wrongca.log"
+  [ $rc -eq 1 ] || fail "quicgo-hq -ca with the wrong CA gave exit code $rc (want 1)"
+  grep -q 'x509' "$work/client-wrongca.log" || fail "quicgo-hq failed, but not for the certificate"
+  echo "ok: the wrong CA is refused"
   stop_server ;;
 many-streams-serve)
   start_server "$p2pquic" serve --root "$work/www" --listen 127.0.0.1:0

@@ -28,6 +28,7 @@ type clientOpts struct {
 	discard    bool // read bodies and drop them (benchmarks)
 	cipher     string
 	wantRetry  bool
+	ca         string
 }
 
 func runClient(args []string) error {
@@ -42,6 +43,8 @@ func runClient(args []string) error {
 		"updates (by either side) happened")
 	fs.BoolVar(&o.verbose, "v", false, "print per-file results")
 	fs.StringVar(&o.cipher, "cipher", "", "offer only this TLS suite: aes128, aes256, chacha20")
+	fs.StringVar(&o.ca, "ca", "", "verify the server's X.509 chain and name against these "+
+		"CA certificates (PEM) instead of -pin / accepting any")
 	fs.BoolVar(&o.wantRetry, "want-retry", false, "fail unless the server sent a Retry")
 	fs.BoolVar(&o.discard, "discard", false, "drop the bodies instead of saving them (no -o)")
 	migrate := fs.Bool("migrate", false, "not supported: quic-go 0.29 cannot migrate a client")
@@ -85,8 +88,22 @@ func parseURLs(args []string) ([]*url.URL, error) {
 	return urls, nil
 }
 
-func tlsConfig(pin string, suites []uint16) *tls.Config {
-	c := &tls.Config{NextProtos: []string{alpn}, InsecureSkipVerify: true, CipherSuites: suites}
+func tlsConfig(o *clientOpts, host string, suites []uint16) (*tls.Config, error) {
+	c := &tls.Config{NextProtos: []string{alpn}, CipherSuites: suites}
+	if o.ca != "" {
+		pem, err := os.ReadFile(o.ca)
+		if err != nil {
+			return nil, err
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-ca %s: no PEM certificates", o.ca)
+		}
+		c.ServerName = host
+		return c, nil
+	}
+	c.InsecureSkipVerify = true
+	pin := o.pin
 	if pin != "" {
 		c.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
 			if len(raw) == 0 {
@@ -102,7 +119,7 @@ func tlsConfig(pin string, suites []uint16) *tls.Config {
 			return nil
 		}
 	}
-	return c
+	return c, nil
 }
 
 func fetchAll(o *clientOpts, urls []*url.URL) error {
@@ -114,8 +131,11 @@ func fetchAll(o *clientOpts, urls []*url.URL) error {
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
 	start := time.Now()
-	conn, err := quic.DialAddrContext(ctx, urls[0].Host, tlsConfig(o.pin, suites),
-		quicConfig(keys))
+	tlsConf, err := tlsConfig(o, urls[0].Hostname(), suites)
+	if err != nil {
+		return err
+	}
+	conn, err := quic.DialAddrContext(ctx, urls[0].Host, tlsConf, quicConfig(keys))
 	if err != nil {
 		return fmt.Errorf("handshake with %s: %w", urls[0].Host, err)
 	}
