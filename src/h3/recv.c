@@ -271,8 +271,9 @@ static int frames(p2pq_h3_conn *c, h3_stream *s) {
       if (avail == 0)
         break;
       n = *left < avail ? (size_t)*left : avail;
-      if (left == &s->data_left && (rc = on_body(c, s, p2pq_h3_bytes_head(&s->in), n)) < 0)
-        break;
+      if (left == &s->data_left &&
+          ((rc = on_body(c, s, p2pq_h3_bytes_head(&s->in), n)) < 0 || s->recv_done))
+        break; /* a stream error dropped the stream's input */
       p2pq_h3_bytes_consume(&s->in, n);
       *left -= n;
       continue;

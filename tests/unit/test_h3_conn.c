@@ -351,6 +351,37 @@ static void test_goaway(void **st) {
   pair_free(&p);
 }
 
+/* A request whose field section references dynamic entries still in flight on
+ * the encoder stream waits for them (RFC 9204 2.1.2). */
+static void test_blocked_request(void **st) {
+  const p2pq_h3_field req[] = {F(":method", "GET"), F(":scheme", "https"),
+                               F(":authority", "relay.example.net"), F(":path", "/x"),
+                               F("user-agent", "p2pquic-test"), F("x-custom", "value-1")};
+  uint8_t buf[4096];
+  int64_t sid;
+  int fin, n;
+  pair p;
+  (void)st;
+  pair_new(&p);
+  exchange(&p);
+  assert_int_equal(p2pq_h3_conn_submit_request(p.cli, req, 6, 1, &sid), 0);
+  assert_true(p2pq_h3_conn_pending(p.cli, 6) > 0); /* inserts on the client's encoder stream */
+  n = p2pq_h3_conn_send(p.cli, sid, buf, sizeof buf, &fin);
+  assert_true(n > 0);
+  assert_int_equal(fin, 1);
+  assert_int_equal(p2pq_h3_conn_recv(p.srv, sid, buf, (size_t)n, fin), 0);
+  drain(p.srv, &p.ls);
+  assert_int_equal(p.ls.n[P2PQ_H3_EV_HEADERS], 0);
+  assert_int_equal(p.ls.fin[0], 0);
+  exchange(&p);
+  assert_int_equal(p.ls.n[P2PQ_H3_EV_HEADERS], 1);
+  assert_string_equal(p.ls.hdr[0], ":method: GET\n:scheme: https\n:authority: relay.example.net\n"
+                                   ":path: /x\nuser-agent: p2pquic-test\nx-custom: value-1\n");
+  assert_int_equal(p.ls.fin[0], 1);
+  assert_int_equal(p.ls.n[P2PQ_H3_EV_CONN_ERROR] + p.lc.n[P2PQ_H3_EV_CONN_ERROR], 0);
+  pair_free(&p);
+}
+
 /* ---- error cases: one side fed crafted bytes ---- */
 
 static const uint8_t CTRL_SETTINGS[] = {0x00, 0x04, 0x00}; /* control stream, empty SETTINGS */
@@ -812,6 +843,7 @@ int main(void) {
       cmocka_unit_test(test_post_trailers),
       cmocka_unit_test(test_extended_connect),
       cmocka_unit_test(test_goaway),
+      cmocka_unit_test(test_blocked_request),
       cmocka_unit_test(test_control_stream_errors),
       cmocka_unit_test(test_critical_streams),
       cmocka_unit_test(test_uni_stream_types),
