@@ -153,10 +153,10 @@ void p2pq_conn_free(p2pq_conn *c) {
     p2pq_sendbuf_clear(&sp->crypto_tx);
     p2pq_recvbuf_clear(&sp->crypto_rx);
   }
-  for (i = 0; i < 2; i++) {
+  for (i = 0; i < 3; i++)
     p2pq_pp_key_clear(&c->app_rx[i]);
+  for (i = 0; i < 2; i++)
     p2pq_pp_key_clear(&c->app_tx[i]);
-  }
   for (i = 0; i < P2PQ_MAX_LOCAL_CIDS; i++)
     if (c->local_cids[i].in_use)
       p2pq_ep_unregister_cid(c->ep, &c->local_cids[i].cid);
@@ -313,7 +313,9 @@ int p2pq_conn_close(p2pq_conn *c, int app, uint64_t error_code, const char *reas
   c->close_app = app && c->handshake_complete;
   c->close_code = app && !c->handshake_complete ? 0x0c /* APPLICATION_ERROR */ : error_code;
   c->close_frame_type = 0;
-  snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason ? reason : "");
+  /* RFC 9000 10.2.3: an application close sent before 1-RTT loses its reason */
+  snprintf(c->close_reason, sizeof(c->close_reason), "%s",
+           reason && !(app && !c->handshake_complete) ? reason : "");
   start_closing(c, P2PQ_ERR_CLOSED, now);
   return 0;
 }
@@ -413,10 +415,8 @@ void p2pq_conn_on_timeout(p2pq_conn *c, p2pq_tstamp now) {
     if (now >= c->spaces[i].ack_deadline)
       c->spaces[i].ack_now = 1;
   if (c->prev_rx_discard_time != 0 && now >= c->prev_rx_discard_time) {
-    int old = !c->rx_phase;
-    p2pq_pp_key_clear(&c->app_rx[old]);
-    if (p2pq_pp_key_update(&c->app_rx[old], &c->app_rx[c->rx_phase]) == 0)
-      c->prev_rx_discard_time = 0;
+    c->rx_has_prev = 0; /* RFC 9001 6.5: old keys go after 3 PTO */
+    c->prev_rx_discard_time = 0;
   }
   p2pq_path_on_timeout(c, now);
   p2pq_conn_recovery_env(c, &env);
@@ -465,8 +465,10 @@ int p2pq_conn_key_update(p2pq_conn *c, p2pq_tstamp now) {
   int nphase;
   if (!c->handshake_confirmed || !c->app_keys)
     return P2PQ_ERR_STATE;
-  if (c->key_phase != c->rx_phase)
-    return P2PQ_ERR_AGAIN; /* previous update not yet answered */
+  /* RFC 9001 6.1: not before the peer answered the previous update and
+   * acknowledged a packet sent with the current keys */
+  if ((uint64_t)c->key_phase != (c->rx_gen & 1) || !c->phase_acked)
+    return P2PQ_ERR_AGAIN;
   nphase = !c->key_phase;
   p2pq_pp_key_clear(&c->app_tx[nphase]);
   if (p2pq_pp_key_update(&c->app_tx[nphase], &c->app_tx[c->key_phase]) != 0)
@@ -474,6 +476,7 @@ int p2pq_conn_key_update(p2pq_conn *c, p2pq_tstamp now) {
   c->key_phase = nphase;
   c->key_phase_start_pn = c->spaces[P2PQ_PNS_APP].next_pn;
   c->pkts_protected = 0;
+  c->phase_acked = 0;
   c->stats.key_updates++;
   p2pq_qlog_note(c, "security:key_updated", "\"key_type\":\"1RTT\",\"trigger\":\"local\"", now);
   return 0;

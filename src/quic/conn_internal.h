@@ -86,7 +86,6 @@ typedef struct p2pq_local_cid {
   uint8_t reset_token[16];
   int in_use;
   int advertise;                  /* NEW_CONNECTION_ID still to (re)send */
-  int retired;
 } p2pq_local_cid;
 
 typedef struct p2pq_peer_cid {
@@ -96,8 +95,10 @@ typedef struct p2pq_peer_cid {
   int has_token;
   int in_use;
   int path_id;                    /* -1: unused by any path */
-  int retire;                     /* RETIRE_CONNECTION_ID still to (re)send */
+  int used;                       /* we sent with it: its reset token counts */
 } p2pq_peer_cid;
+
+#define P2PQ_RETIRE_QUEUE 32
 
 typedef struct p2pq_path {
   int in_use;
@@ -109,6 +110,7 @@ typedef struct p2pq_path {
   int challenge_pending;          /* send PATH_CHALLENGE */
   int challenge_outstanding;
   uint8_t challenge[8];
+  uint8_t old_challenges[2][8];   /* earlier tries: their answers count too */
   p2pq_tstamp challenge_deadline;
   int challenge_tries;
   /* responses we owe (RFC 9000 8.2.2: on the path the challenge came on) */
@@ -185,12 +187,15 @@ struct p2pq_conn {
   p2pq_tls *tls;
   p2pq_pnspace spaces[P2PQ_PNS_COUNT];
   p2pq_aead_alg app_alg;
-  p2pq_pp_key app_rx[2], app_tx[2]; /* indexed by key phase */
+  p2pq_pp_key app_rx[3];           /* by generation % 3: previous, current, next */
+  p2pq_pp_key app_tx[2];           /* by key phase */
   int app_keys;                    /* 1-RTT keys installed */
   int key_phase;                   /* current phase (ours, for sending) */
-  int rx_phase;                    /* phase of the newest rx keys */
+  uint64_t rx_gen;                 /* generation of the current receive keys */
+  uint64_t rx_gen_start_pn;        /* first packet number received with them */
+  int rx_has_prev;                 /* previous generation still accepted */
   uint64_t key_phase_start_pn;     /* first pn sent in the current phase */
-  int key_update_pending_ack;      /* our update not yet acked: no further update */
+  int phase_acked;                 /* a packet of the current phase was acknowledged */
   p2pq_tstamp prev_rx_discard_time;/* drop old rx keys after 3 PTO */
   uint64_t pkts_protected;         /* with current tx keys (AEAD limits) */
   uint64_t decrypt_failures;
@@ -210,7 +215,8 @@ struct p2pq_conn {
   /* pending control frames */
   int ping_pending;
   int new_token_pending;
-  int retire_pending;
+  uint64_t retire_q[P2PQ_RETIRE_QUEUE]; /* RETIRE_CONNECTION_ID seqs to (re)send */
+  size_t retire_n;
 
   /* DATAGRAM frames */
   p2pq_dgram dgram_rx[P2PQ_MAX_DGRAM_QUEUE];
@@ -239,6 +245,7 @@ struct p2pq_conn {
   uint64_t close_frame_type;
   char close_reason[64];
   int close_pending;               /* (re)send CONNECTION_CLOSE */
+  uint32_t close_rx, close_sent;   /* closing: datagrams seen, closes sent */
   int close_error;                 /* P2PQ_ERR_* given to the app */
   int closed_event_sent;
 
@@ -303,6 +310,7 @@ p2pq_tstamp p2pq_path_next_timeout(const p2pq_conn *c);
 void p2pq_path_set_active(p2pq_conn *c, int idx, p2pq_tstamp now);
 int p2pq_cid_issue(p2pq_conn *c, p2pq_tstamp now);
 int p2pq_cid_on_new(p2pq_conn *c, const p2pq_frame *f);
+int p2pq_cid_queue_retire(p2pq_conn *c, uint64_t seq);
 int p2pq_cid_on_retire(p2pq_conn *c, uint64_t seq, const p2pq_cid *pkt_dcid);
 int p2pq_cid_pick_for_path(p2pq_conn *c, int path_idx);
 int p2pq_cid_any_advertise(const p2pq_conn *c);

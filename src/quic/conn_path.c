@@ -86,13 +86,25 @@ void p2pq_path_free(p2pq_conn *c, int idx) {
   p->in_use = 0;
 }
 
+/* RFC 9000 8.2.4: three times the larger of the current PTO and the new path's
+ * (whose RTT is not known yet, so kInitialRtt-based). */
+static p2pq_tstamp validation_timeout(const p2pq_conn *c, const p2pq_path *p) {
+  const p2pq_rtt *r = &p->rec.rtt;
+  p2pq_tstamp v = 4 * r->rttvar, mine, cur = p2pq_conn_pto(c);
+  if (v < P2PQ_MS)
+    v = P2PQ_MS;
+  mine = (r->has_sample ? r->smoothed : r->initial) + v;
+  return 3 * (mine > cur ? mine : cur);
+}
+
 void p2pq_path_start_validation(p2pq_conn *c, int idx, p2pq_tstamp now) {
   p2pq_path *p = &c->paths[idx];
   p2pq_ep_random(c->ep, p->challenge, 8);
+  memset(p->old_challenges, 0, sizeof(p->old_challenges));
   p->challenge_pending = 1;
   p->challenge_outstanding = 0;
   p->challenge_tries = 1;
-  p->challenge_deadline = now + 3 * p2pq_conn_pto(c);
+  p->challenge_deadline = now + validation_timeout(c, p);
   if (idx != c->active_path)
     p2pq_cid_pick_for_path(c, idx);
 }
@@ -122,7 +134,9 @@ void p2pq_path_on_response(p2pq_conn *c, int idx, const uint8_t data[8], p2pq_ts
   /* RFC 9000 8.2.2: a response is valid on any path, it names the challenge */
   for (i = 0; i < P2PQ_MAX_PATHS; i++) {
     p2pq_path *p = &c->paths[i];
-    if (!p->in_use || !p->challenge_outstanding || memcmp(p->challenge, data, 8) != 0)
+    if (!p->in_use || !p->challenge_outstanding ||
+        (memcmp(p->challenge, data, 8) != 0 && memcmp(p->old_challenges[0], data, 8) != 0 &&
+         memcmp(p->old_challenges[1], data, 8) != 0))
       continue;
     p->challenge_outstanding = 0;
     p->challenge_pending = 0;
@@ -205,10 +219,12 @@ void p2pq_path_on_timeout(p2pq_conn *c, p2pq_tstamp now) {
       continue;
     }
     p->challenge_tries++;
+    memcpy(p->old_challenges[1], p->old_challenges[0], 8);
+    memcpy(p->old_challenges[0], p->challenge, 8);
     p2pq_ep_random(c->ep, p->challenge, 8);
     p->challenge_pending = 1;
     p->challenge_outstanding = 0;
-    p->challenge_deadline = now + 3 * p2pq_conn_pto(c);
+    p->challenge_deadline = now + validation_timeout(c, p);
   }
   /* PMTU probe due: ask the sender for one */
   {
@@ -276,7 +292,12 @@ const p2pq_cid *p2pq_conn_scid(const p2pq_conn *c) { return &c->local_cids[0].ci
 const p2pq_cid *p2pq_conn_dcid(const p2pq_conn *c, int path_idx) {
   int i = c->paths[path_idx].peer_cid_index;
   if (i < 0 || !c->peer_cids[i].in_use)
-    i = 0;
+    i = c->paths[c->active_path].peer_cid_index;
+  if (i < 0 || !c->peer_cids[i].in_use) {
+    /* any live one (after the peer retired the one in use) */
+    for (i = 0; i < P2PQ_MAX_PEER_CIDS - 1 && !c->peer_cids[i].in_use; i++)
+      ;
+  }
   return &c->peer_cids[i].cid;
 }
 
@@ -315,9 +336,18 @@ int p2pq_cid_any_advertise(const p2pq_conn *c) {
   return 0;
 }
 
+/* Queues a RETIRE_CONNECTION_ID; a full queue means a peer churning CIDs far
+ * faster than we can answer, which RFC 9000 5.1.2 lets us treat as an error. */
+int p2pq_cid_queue_retire(p2pq_conn *c, uint64_t seq) {
+  if (c->retire_n == P2PQ_RETIRE_QUEUE)
+    return P2PQ_ERR_CONNECTION_ID_LIMIT;
+  c->retire_q[c->retire_n++] = seq;
+  return 0;
+}
+
 int p2pq_cid_on_new(p2pq_conn *c, const p2pq_frame *f) {
   uint64_t limit = c->local_tp.active_connection_id_limit;
-  int i, active = 0, slot = -1;
+  int i, active = 0, slot = -1, rv;
   if (c->peer_cids[0].cid.len == 0)
     return P2PQ_ERR_PROTOCOL; /* RFC 9000 19.15: zero-length CID peers can't send it */
   for (i = 0; i < P2PQ_MAX_PEER_CIDS; i++) {
@@ -328,25 +358,16 @@ int p2pq_cid_on_new(p2pq_conn *c, const p2pq_frame *f) {
       return 0; /* retransmission */
     }
   }
-  if (f->u.new_cid.seq < c->peer_retire_prior_to) {
-    /* already retired by an earlier retire_prior_to: retire it at once */
-    for (i = 0; i < P2PQ_MAX_PEER_CIDS; i++)
-      if (!c->peer_cids[i].in_use && !c->peer_cids[i].retire) {
-        c->peer_cids[i].seq = f->u.new_cid.seq;
-        c->peer_cids[i].retire = 1;
-        c->retire_pending = 1;
-        break;
-      }
-    return 0;
-  }
+  if (f->u.new_cid.seq < c->peer_retire_prior_to)
+    return p2pq_cid_queue_retire(c, f->u.new_cid.seq); /* retired before it arrived */
   if (f->u.new_cid.retire_prior_to > c->peer_retire_prior_to) {
     c->peer_retire_prior_to = f->u.new_cid.retire_prior_to;
     for (i = 0; i < P2PQ_MAX_PEER_CIDS; i++) {
       p2pq_peer_cid *pc = &c->peer_cids[i];
       if (pc->in_use && pc->seq < c->peer_retire_prior_to) {
         pc->in_use = 0;
-        pc->retire = 1;
-        c->retire_pending = 1;
+        if ((rv = p2pq_cid_queue_retire(c, pc->seq)) != 0)
+          return rv;
         if (pc->path_id >= 0)
           c->paths[pc->path_id].peer_cid_index = -1;
       }
@@ -355,7 +376,7 @@ int p2pq_cid_on_new(p2pq_conn *c, const p2pq_frame *f) {
   for (i = 0; i < P2PQ_MAX_PEER_CIDS; i++) {
     if (c->peer_cids[i].in_use)
       active++;
-    else if (slot < 0 && !c->peer_cids[i].retire)
+    else if (slot < 0)
       slot = i;
   }
   if ((uint64_t)active >= limit || slot < 0)
@@ -413,12 +434,13 @@ int p2pq_cid_pick_for_path(p2pq_conn *c, int path_idx) {
     p2pq_peer_cid *pc = &c->peer_cids[i];
     if (pc->in_use && pc->path_id < 0) {
       pc->path_id = path_idx;
+      pc->used = 1;
       p->peer_cid_index = i;
       return 0;
     }
   }
-  /* none spare: share the active path's (a zero-length-CID peer, or none yet) */
-  p->peer_cid_index = c->paths[c->active_path].peer_cid_index;
+  /* none spare: the path borrows the active path's (p2pq_conn_dcid) until the
+   * peer issues more (a zero-length-CID peer, or none yet) */
   return P2PQ_ERR_AGAIN;
 }
 
@@ -431,7 +453,11 @@ int p2pq_conn_migrate(p2pq_conn *c, const p2pq_addr *new_local, p2pq_tstamp now)
   idx = p2pq_path_new(c, new_local, &c->paths[c->active_path].remote, now);
   if (idx < 0)
     return P2PQ_ERR_LIMIT;
-  p2pq_cid_pick_for_path(c, idx);
+  if (p2pq_cid_pick_for_path(c, idx) != 0) {
+    /* RFC 9000 9.5: a new local address needs a connection ID of its own */
+    p2pq_path_free(c, idx);
+    return P2PQ_ERR_AGAIN;
+  }
   p2pq_path_start_validation(c, idx, now);
   p2pq_path_set_active(c, idx, now);
   return 0;

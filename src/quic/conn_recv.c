@@ -129,8 +129,10 @@ static int on_datagram(p2pq_conn *c, const p2pq_frame *f) {
   p2pq_dgram *d;
   if (s->max_datagram_frame_size == 0)
     return P2PQ_ERR_PROTOCOL;
-  if (f->u.datagram.len + 1 + p2pq_varint_len(f->u.datagram.len) > s->max_datagram_frame_size)
-    return P2PQ_ERR_PROTOCOL;
+  if (1 + f->u.datagram.len +
+          (f->type == P2PQ_FT_DATAGRAM_LEN ? p2pq_varint_len(f->u.datagram.len) : 0) >
+      s->max_datagram_frame_size)
+    return P2PQ_ERR_PROTOCOL; /* RFC 9221 3: the whole frame counts */
   if (c->dgram_rx_n == P2PQ_MAX_DGRAM_QUEUE) {
     c->stats.pkts_dropped++; /* unreliable by design: drop when the app lags */
     return 0;
@@ -299,26 +301,33 @@ static void note_received(p2pq_conn *c, int space, uint64_t pn, int eliciting, i
 
 static int key_phase_bit(const uint8_t *pkt) { return (pkt[0] >> 2) & 1; }
 
+/* Receive keys by generation g: slot g % 3. The current generation, the next
+ * one (ready before the peer updates) and the previous one (kept 3 PTO for
+ * late packets), as RFC 9001 6.5 describes. */
+static p2pq_pp_key *rx_key(p2pq_conn *c, uint64_t gen) { return &c->app_rx[gen % 3]; }
+
 /* Decrypts a 1-RTT packet, handling the peer's key updates (RFC 9001 6.2). */
 static int open_1rtt(p2pq_conn *c, uint8_t *pkt, size_t plen, size_t pn_offset, uint64_t *pn,
                      size_t *pn_len, p2pq_tstamp now) {
   p2pq_pnspace *sp = &c->spaces[P2PQ_PNS_APP];
+  uint64_t gen = c->rx_gen;
   uint32_t trunc;
-  int rv, phase, idx;
-  rv = p2pq_pp_unprotect_header(&c->app_rx[c->rx_phase], pkt, plen, pn_offset, &trunc);
+  int rv;
+  rv = p2pq_pp_unprotect_header(rx_key(c, gen), pkt, plen, pn_offset, &trunc);
   if (rv < 0)
     return rv;
   *pn_len = (size_t)rv;
   *pn = p2pq_pp_decode_pn(sp->largest_recv, trunc, *pn_len);
-  phase = key_phase_bit(pkt);
-  idx = phase == c->rx_phase ? c->rx_phase : !c->rx_phase;
-  rv = p2pq_pp_open(&c->app_rx[idx], *pn, pkt, pn_offset + *pn_len, pkt + pn_offset + *pn_len,
+  if ((uint64_t)key_phase_bit(pkt) != (c->rx_gen & 1))
+    gen = c->rx_has_prev && *pn < c->rx_gen_start_pn ? c->rx_gen - 1 : c->rx_gen + 1;
+  rv = p2pq_pp_open(rx_key(c, gen), *pn, pkt, pn_offset + *pn_len, pkt + pn_offset + *pn_len,
                     plen - pn_offset - *pn_len);
   if (rv < 0)
     return rv;
-  if (idx != c->rx_phase && (sp->largest_recv == UINT64_MAX || *pn > sp->largest_recv)) {
-    /* the peer updated its keys: answer with ours and prepare the next generation */
-    if (c->key_phase == c->rx_phase) {
+  if (gen == c->rx_gen + 1) {
+    /* the peer updated its keys: answer with ours once, then make the slot of
+     * the generation before the current one the next generation */
+    if ((uint64_t)c->key_phase == (c->rx_gen & 1)) {
       int nphase = !c->key_phase;
       p2pq_pp_key_clear(&c->app_tx[nphase]);
       if (p2pq_pp_key_update(&c->app_tx[nphase], &c->app_tx[c->key_phase]) != 0)
@@ -326,8 +335,14 @@ static int open_1rtt(p2pq_conn *c, uint8_t *pkt, size_t plen, size_t pn_offset, 
       c->key_phase = nphase;
       c->key_phase_start_pn = sp->next_pn;
       c->pkts_protected = 0;
+      c->phase_acked = 0;
     }
-    c->rx_phase = idx;
+    c->rx_gen = gen;
+    c->rx_gen_start_pn = *pn;
+    c->rx_has_prev = 1;
+    p2pq_pp_key_clear(rx_key(c, gen + 1));
+    if (p2pq_pp_key_update(rx_key(c, gen + 1), rx_key(c, gen)) != 0)
+      return P2PQ_ERR_CRYPTO;
     c->prev_rx_discard_time = now + 3 * p2pq_conn_pto(c);
     c->stats.key_updates++;
   }
@@ -336,11 +351,8 @@ static int open_1rtt(p2pq_conn *c, uint8_t *pkt, size_t plen, size_t pn_offset, 
 
 static void maybe_drop_old_rx_key(p2pq_conn *c, p2pq_tstamp now) {
   if (c->prev_rx_discard_time != 0 && now >= c->prev_rx_discard_time) {
-    int old = !c->rx_phase;
-    p2pq_pp_key_clear(&c->app_rx[old]);
-    /* the slot now holds the generation after the current one */
-    if (p2pq_pp_key_update(&c->app_rx[old], &c->app_rx[c->rx_phase]) == 0)
-      c->prev_rx_discard_time = 0;
+    c->rx_has_prev = 0; /* its slot is overwritten at the next update */
+    c->prev_rx_discard_time = 0;
   }
 }
 
@@ -359,7 +371,7 @@ static int handle_retry(p2pq_conn *c, const uint8_t *pkt, size_t len, const p2pq
 
 static int handle_vn(p2pq_conn *c, const p2pq_pkt_hdr *h, p2pq_tstamp now) {
   size_t i;
-  if (c->is_server || c->spaces[P2PQ_PNS_INITIAL].largest_recv != UINT64_MAX)
+  if (c->is_server || c->spaces[P2PQ_PNS_INITIAL].largest_recv != UINT64_MAX || c->got_retry)
     return 0; /* RFC 9000 6.2: only before any other packet from the server */
   if (!p2pq_cid_equal(&h->dcid, &c->local_cids[0].cid))
     return 0;
@@ -406,7 +418,7 @@ static int process_packet(p2pq_conn *c, uint8_t *pkt, const p2pq_pkt_hdr *h, int
   int rv, eliciting = 0, non_probing = 0, was_largest;
   p2pq_pnspace *sp;
   if (space < 0)
-    return 0; /* 0-RTT is not accepted: drop */
+    return P2PQ_ERR_UNSUPPORTED; /* 0-RTT is not accepted: dropped, not "processed" */
   sp = &c->spaces[space];
   if (space == P2PQ_PNS_APP) {
     if (!c->app_keys)
@@ -508,7 +520,15 @@ int p2pq_conn_on_udp(p2pq_conn *c, uint8_t *data, size_t len, const p2pq_addr *l
   if (c->state == CONN_CLOSED || c->state == CONN_DRAINING)
     return 0;
   if (c->state == CONN_CLOSING) {
-    c->close_pending = 1; /* answer with the close frame again (RFC 9000 10.2.1) */
+    /* answer with the close frame again (RFC 9000 10.2.1), but ever more rarely
+     * (1, 2, 4, ... datagrams per answer) so nobody can use us as a reflector */
+    p2pq_path *p = &c->paths[c->active_path];
+    if (p2pq_addr_equal(&p->remote, remote))
+      p->bytes_recv += len;
+    if (++c->close_rx >= (1u << (c->close_sent < 16 ? c->close_sent : 16))) {
+      c->close_rx = 0;
+      c->close_pending = 1;
+    }
     return 0;
   }
   maybe_drop_old_rx_key(c, now);
@@ -531,6 +551,8 @@ int p2pq_conn_on_udp(p2pq_conn *c, uint8_t *data, size_t len, const p2pq_addr *l
     }
     if (h.type != P2PQ_PKT_1RTT && h.version != c->version)
       continue;
+    if (h.type == P2PQ_PKT_INITIAL && c->is_server && len < P2PQ_MIN_INITIAL_SIZE)
+      continue; /* RFC 9000 14.1: Initials only in datagrams of 1200 bytes or more */
     if (h.type == P2PQ_PKT_1RTT && c->is_server && !c->handshake_complete) {
       hold_1rtt(c, pkt, h.pkt_len, local, remote, ecn);
       break;

@@ -23,6 +23,7 @@ typedef struct pkt_open {
   p2pq_sentpkt sent;
   p2pq_frec *frames;
   int path_idx;
+  int path_frame; /* holds PATH_CHALLENGE or PATH_RESPONSE: pad to 1200 */
 } pkt_open;
 
 static const p2pq_pp_key *tx_key(p2pq_conn *c, int space) {
@@ -62,6 +63,8 @@ void p2pq_conn_on_acked(void *user, const p2pq_sentpkt *pkt) {
     for (int i = 0; i < P2PQ_MAX_PATHS; i++)
       if (c->paths[i].in_use && c->paths[i].id == pkt->path_id)
         p2pq_pmtud_on_ack(c, i, pkt->pn);
+  if (pkt->space == P2PQ_PNS_APP && pkt->pn >= c->key_phase_start_pn)
+    c->phase_acked = 1;
   p2pq_frec_put_chain(c, pkt->frames);
 }
 
@@ -103,11 +106,7 @@ void p2pq_conn_on_lost(void *user, const p2pq_sentpkt *pkt) {
           c->local_cids[i].advertise = 1;
       break;
     case FREC_RETIRE_CID:
-      for (i = 0; i < P2PQ_MAX_PEER_CIDS; i++)
-        if (c->peer_cids[i].seq == f->off && !c->peer_cids[i].in_use) {
-          c->peer_cids[i].retire = 1;
-          c->retire_pending = 1;
-        }
+      p2pq_cid_queue_retire(c, f->off);
       break;
     case FREC_OBSERVED_ADDR:
       for (i = 0; i < P2PQ_MAX_PATHS; i++)
@@ -212,7 +211,8 @@ static int write_crypto(p2pq_conn *c, int space, p2pq_wr *w, p2pq_frec **frecs, 
   }
 }
 
-static int write_path_frames(p2pq_conn *c, int path_idx, p2pq_wr *w, int *eliciting) {
+static int write_path_frames(p2pq_conn *c, int path_idx, p2pq_wr *w, int *eliciting,
+                             int *path_frame) {
   p2pq_path *p = &c->paths[path_idx];
   p2pq_frame f;
   int rv;
@@ -224,6 +224,7 @@ static int write_path_frames(p2pq_conn *c, int path_idx, p2pq_wr *w, int *elicit
       return rv < 0 ? rv : 0;
     p->response_pending = 0;
     *eliciting = 1;
+    *path_frame = 1;
   }
   if (p->challenge_pending) {
     f.type = P2PQ_FT_PATH_CHALLENGE;
@@ -233,6 +234,7 @@ static int write_path_frames(p2pq_conn *c, int path_idx, p2pq_wr *w, int *elicit
     p->challenge_pending = 0;
     p->challenge_outstanding = 1;
     *eliciting = 1;
+    *path_frame = 1;
   }
   return 0;
 }
@@ -274,23 +276,17 @@ static int write_cid_frames(p2pq_conn *c, p2pq_wr *w, p2pq_frec **frecs, int *el
     if ((rv = p2pq_frec_add(c, frecs, FREC_NEW_CID, 0, lc->seq, 0, 0)) != 0)
       return rv;
   }
-  if (!c->retire_pending)
-    return 0;
-  for (i = 0; i < P2PQ_MAX_PEER_CIDS; i++) {
-    p2pq_peer_cid *pc = &c->peer_cids[i];
-    if (!pc->retire)
-      continue;
+  while (c->retire_n > 0) {
     memset(&f, 0, sizeof(f));
     f.type = P2PQ_FT_RETIRE_CONNECTION_ID;
-    f.u.retire_cid.seq = pc->seq;
+    f.u.retire_cid.seq = c->retire_q[c->retire_n - 1];
     if ((rv = write_frame(w, &f)) != 0)
       return rv < 0 ? rv : 0;
-    pc->retire = 0;
+    c->retire_n--;
     *eliciting = 1;
-    if ((rv = p2pq_frec_add(c, frecs, FREC_RETIRE_CID, 0, pc->seq, 0, 0)) != 0)
+    if ((rv = p2pq_frec_add(c, frecs, FREC_RETIRE_CID, 0, f.u.retire_cid.seq, 0, 0)) != 0)
       return rv;
   }
-  c->retire_pending = 0;
   return 0;
 }
 
@@ -363,10 +359,13 @@ static void seal(p2pq_conn *c, pkt_open *po, p2pq_tstamp now) {
   if (p2pq_recovery_on_packet_sent(&c->paths[po->path_idx].rec, &env, &po->sent) != 0)
     p2pq_frec_put_chain(c, po->frames);
   c->stats.pkts_sent++;
-  if (po->space == P2PQ_PNS_APP &&
-      ++c->pkts_protected >= p2pq_pp_confidentiality_limit(c->app_alg) / 2 &&
-      p2pq_conn_key_update(c, now) == 0) {
-    /* RFC 9001 6.6: new keys long before the AEAD's confidentiality limit */
+  if (po->space == P2PQ_PNS_APP) {
+    /* RFC 9001 6.6: new keys long before the AEAD's confidentiality limit, and
+     * a close if they could not be changed in time */
+    uint64_t limit = p2pq_pp_confidentiality_limit(c->app_alg);
+    if (++c->pkts_protected >= limit / 2 && p2pq_conn_key_update(c, now) != 0 &&
+        c->pkts_protected >= limit - 16)
+      p2pq_conn_set_error(c, P2PQ_ERR_AEAD_LIMIT, 0, "AEAD confidentiality limit", now);
   }
   po->active = 0;
 }
@@ -377,6 +376,9 @@ static int space_wants_send(p2pq_conn *c, int space, int path_idx, int cc_ok) {
     return 0;
   if (c->state == CONN_CLOSING)
     return c->close_pending;
+  if (path_idx != c->active_path) /* probing only (RFC 9000 9.1) */
+    return space == P2PQ_PNS_APP &&
+           (c->paths[path_idx].response_pending || c->paths[path_idx].challenge_pending);
   if (sp->ack_now || sp->probe_pending)
     return 1;
   /* handshake data is small and must not wait behind 1-RTT data that the
@@ -392,7 +394,7 @@ static int space_wants_send(p2pq_conn *c, int space, int path_idx, int cc_ok) {
   {
     p2pq_path *p = &c->paths[path_idx];
     return c->handshake_done_pending || p->response_pending || p->challenge_pending ||
-           p->observed_pending || c->ping_pending || c->retire_pending ||
+           p->observed_pending || c->ping_pending || c->retire_n > 0 ||
            p2pq_fc_recv_update_due(&c->streams.fc_recv) || c->dgram_tx_n > 0 ||
            p2pq_conn_streams_want_send(c) || p2pq_cid_any_advertise(c) ||
            p2pq_fc_send_blocked_due(&c->streams.fc_send, p2pq_conn_streams_have_data(c));
@@ -411,7 +413,7 @@ static int build_packet(p2pq_conn *c, int space, int path_idx, uint8_t *p, size_
   size_t length_offset = 0, pn_offset = 0, hdr_end;
   p2pq_frec *frecs = NULL;
   p2pq_wr w;
-  int rv, eliciting = 0;
+  int rv, eliciting = 0, path_frame = 0;
   if (room < 64 || key == NULL)
     return 0;
   p2pq_wr_init(&w, p, room - P2PQ_AEAD_TAG_LEN);
@@ -432,6 +434,13 @@ static int build_packet(p2pq_conn *c, int space, int path_idx, uint8_t *p, size_
       return rv;
     goto done;
   }
+  if (path_idx != c->active_path) {
+    /* a probe: PATH_CHALLENGE / PATH_RESPONSE and padding, nothing that would
+     * make the peer move the connection here (RFC 9000 9.1, 9.3) */
+    if ((rv = write_path_frames(c, path_idx, &w, &eliciting, &path_frame)) < 0)
+      goto fail;
+    goto done;
+  }
   if (sp->ack_now || (sp->ack_deadline != P2PQ_TSTAMP_MAX && cc_ok) ||
       (sp->unacked_eliciting > 0 && cc_ok))
     if ((rv = write_ack(c, space, &w, &frecs, now)) < 0)
@@ -447,7 +456,7 @@ static int build_packet(p2pq_conn *c, int space, int path_idx, uint8_t *p, size_
             goto fail;
         }
       }
-      if ((rv = write_path_frames(c, path_idx, &w, &eliciting)) < 0)
+      if ((rv = write_path_frames(c, path_idx, &w, &eliciting, &path_frame)) < 0)
         goto fail;
     }
     if ((rv = write_crypto(c, space, &w, &frecs, &eliciting)) < 0)
@@ -498,6 +507,7 @@ done:
   po->key = key;
   po->frames = frecs;
   po->path_idx = path_idx;
+  po->path_frame = path_frame;
   po->sent.pn = pn;
   po->sent.space = (uint8_t)space;
   po->sent.path_id = c->paths[path_idx].id;
@@ -589,7 +599,7 @@ static int write_on_path(p2pq_conn *c, int path_idx, uint8_t *buf, size_t cap, p
   p2pq_recovery *rec = &c->paths[c->active_path].rec;
   size_t limit = p->mtu < cap ? p->mtu : cap, used = 0, amp;
   pkt_open po;
-  int space, cc_ok, has_initial = 0, eliciting_initial = 0, probing;
+  int space, cc_ok, has_initial = 0, eliciting_initial = 0, probing, path_frames = 0;
   memset(&po, 0, sizeof(po));
   amp = amplification_room(c, p);
   if (amp < limit)
@@ -620,6 +630,7 @@ static int write_on_path(p2pq_conn *c, int path_idx, uint8_t *buf, size_t cap, p
     if (n == 0)
       continue;
     used += (size_t)n;
+    path_frames |= po.path_frame;
     if (space == P2PQ_PNS_INITIAL) {
       has_initial = 1;
       eliciting_initial = (po.sent.flags & P2PQ_SENT_ACK_ELICITING) != 0;
@@ -627,10 +638,9 @@ static int write_on_path(p2pq_conn *c, int path_idx, uint8_t *buf, size_t cap, p
   }
   if (!po.active)
     return 0;
-  /* RFC 9000 14.1: datagrams with client Initials (and server ack-eliciting
-   * Initials) are padded to 1200; so are path probes (8.2.1) */
-  if ((has_initial && (!c->is_server || eliciting_initial)) ||
-      (path_idx != c->active_path && po.space == P2PQ_PNS_APP)) {
+  /* RFC 9000 14.1 and 8.2.1/8.2.2: client Initials, ack-eliciting server
+   * Initials and PATH_CHALLENGE/RESPONSE travel in datagrams of 1200 bytes */
+  if ((has_initial && (!c->is_server || eliciting_initial)) || path_frames) {
     size_t target = P2PQ_MIN_INITIAL_SIZE;
     if (target > limit)
       target = limit;
@@ -650,10 +660,15 @@ static int write_on_path(p2pq_conn *c, int path_idx, uint8_t *buf, size_t cap, p
 static int write_close_datagram(p2pq_conn *c, uint8_t *buf, size_t cap, p2pq_tx *tx,
                                 p2pq_tstamp now) {
   p2pq_path *p = &c->paths[c->active_path];
-  size_t used = 0, limit = cap < 1200 ? cap : 1200;
+  size_t used = 0, limit = cap < 1200 ? cap : 1200, amp = amplification_room(c, p);
   pkt_open po;
-  int space;
+  int space, has_initial = 0;
   memset(&po, 0, sizeof(po));
+  c->close_pending = 0;
+  if (amp < limit)
+    limit = amp; /* RFC 9000 8: the 3x limit holds while closing too */
+  if (limit < 64)
+    return 0;
   /* RFC 9000 10.2.3: in every space the peer may be able to read */
   for (space = 0; space < P2PQ_PNS_COUNT; space++) {
     int n;
@@ -667,13 +682,16 @@ static int write_close_datagram(p2pq_conn *c, uint8_t *buf, size_t cap, p2pq_tx 
     if (n <= 0)
       continue;
     used += (size_t)n;
+    has_initial |= space == P2PQ_PNS_INITIAL;
   }
-  c->close_pending = 0;
   if (!po.active)
     return 0;
-  if (po.space == P2PQ_PNS_INITIAL && !c->is_server)
+  /* RFC 9000 14.1: a client's datagram with an Initial is padded, close or not */
+  if (has_initial && !c->is_server)
     used += pad_open(&po, used, P2PQ_MIN_INITIAL_SIZE, limit);
   seal(c, &po, now);
+  p->bytes_sent += used;
+  c->close_sent++;
   tx->local = p->local;
   tx->remote = p->remote;
   tx->ecn = P2PQ_ECN_NOT;

@@ -32,7 +32,7 @@ static int install_app_keys(p2pq_conn *c, p2pq_aead_alg alg, const uint8_t *rx,
   }
   if (c->spaces[P2PQ_PNS_APP].have_rx && c->spaces[P2PQ_PNS_APP].have_tx) {
     /* prepare the next receive generation so a peer's key update is seamless */
-    rv = p2pq_pp_key_update(&c->app_rx[1], &c->app_rx[0]);
+    rv = p2pq_pp_key_update(&c->app_rx[1], &c->app_rx[0]); /* generation 1, ready */
     if (rv != 0)
       return rv;
     c->app_keys = 1;

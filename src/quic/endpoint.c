@@ -62,6 +62,8 @@ static void fill_defaults(p2pq_settings *s) {
   if (!s->handshake_timeout_ms) s->handshake_timeout_ms = 10000;
   if (!s->max_ack_delay_ms) s->max_ack_delay_ms = 25;
   if (!s->active_cid_limit) s->active_cid_limit = 4;
+  if (s->active_cid_limit > P2PQ_MAX_PEER_CIDS / 2) s->active_cid_limit = P2PQ_MAX_PEER_CIDS / 2;
+  if (s->active_cid_limit < 2) s->active_cid_limit = 2;
   if (!s->initial_rtt_ms) s->initial_rtt_ms = 333;
   if (!s->max_udp_payload) s->max_udp_payload = 1452;
   if (s->max_udp_payload > P2PQ_MAX_PKT) s->max_udp_payload = P2PQ_MAX_PKT;
@@ -277,6 +279,7 @@ int p2pq_endpoint_connect(p2pq_endpoint *ep, p2pq_conn **out, const p2pq_addr *l
   p2pq_ep_random(ep, c->odcid.data, 8);
   c->peer_cids[0].cid = c->odcid;
   c->peer_cids[0].in_use = 1;
+  c->peer_cids[0].used = 1;
   c->peer_cids[0].path_id = pi;
   c->paths[pi].peer_cid_index = 0;
   c->peer_cid_from_initial = 1;
@@ -451,6 +454,7 @@ static int accept_conn(p2pq_endpoint *ep, const p2pq_pkt_hdr *h, uint8_t *data, 
   }
   c->peer_cids[0].cid = h->scid;
   c->peer_cids[0].in_use = 1;
+  c->peer_cids[0].used = 1;
   c->peer_cids[0].path_id = pi;
   c->paths[pi].peer_cid_index = 0;
   /* packets to the client's chosen DCID reach this connection too */
@@ -473,17 +477,20 @@ static int accept_conn(p2pq_endpoint *ep, const p2pq_pkt_hdr *h, uint8_t *data, 
   return 0;
 }
 
-/* Last 16 bytes equal to a reset token the peer gave us (RFC 9000 10.3.1). */
+/* Last 16 bytes equal to the reset token of a CID we used (RFC 9000 10.3.1),
+ * compared in constant time. */
 static int is_stateless_reset(const p2pq_conn *c, const uint8_t *data, size_t len) {
-  int i;
+  int i, found = 0;
   if (len < 21)
     return 0;
   for (i = 0; i < P2PQ_MAX_PEER_CIDS; i++) {
     const p2pq_peer_cid *pc = &c->peer_cids[i];
-    if (pc->in_use && pc->has_token && memcmp(pc->reset_token, data + len - 16, 16) == 0)
-      return 1;
+    uint8_t diff = 0;
+    for (int k = 0; k < 16; k++)
+      diff |= (uint8_t)(pc->reset_token[k] ^ data[len - 16 + k]);
+    found |= pc->in_use && pc->has_token && pc->used && diff == 0;
   }
-  return 0;
+  return found;
 }
 
 int p2pq_endpoint_recv(p2pq_endpoint *ep, const uint8_t *data, size_t len,
@@ -567,7 +574,9 @@ int p2pq_endpoint_send(p2pq_endpoint *ep, uint8_t *buf, size_t cap, size_t gso_m
     /* GSO: keep filling equal-size datagrams to the same destination */
     while (count < gso_max && cap - used >= P2PQ_MIN_INITIAL_SIZE) {
       p2pq_tx t;
-      n = p2pq_conn_write_datagram(c, buf + used, seg ? seg : cap - used, &t, now);
+      size_t room = cap - used;
+      /* later segments get at most the first one's size, and never past cap */
+      n = p2pq_conn_write_datagram(c, buf + used, seg != 0 && seg < room ? seg : room, &t, now);
       if (n < 0)
         return n;
       if (n == 0)
