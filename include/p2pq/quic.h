@@ -126,6 +126,8 @@ typedef enum p2pq_event_type {
   P2PQ_EV_MIGRATED,        /* the active path changed */
   P2PQ_EV_OBSERVED_ADDRESS,/* the peer told us how our address looks (addr) */
   P2PQ_EV_CLOSED,          /* connection is gone; error holds why; free after */
+  P2PQ_EV_STREAMS_AVAILABLE, /* the peer raised MAX_STREAMS: open_stream may work again
+                                (stream_id: 0 bidi, 1 uni) */
 } p2pq_event_type;
 
 typedef struct p2pq_event {

@@ -74,6 +74,8 @@ int p2pq_conn_on_max_stream_data(p2pq_conn *c, const p2pq_frame *f) {
 int p2pq_conn_on_max_streams(p2pq_conn *c, const p2pq_frame *f) {
   int uni = f->type == P2PQ_FT_MAX_STREAMS_UNI;
   int rv = p2pq_streammap_on_max_streams(&c->streams, uni, f->u.max_streams.max);
+  if (rv == 1)
+    p2pq_conn_push_event(c, P2PQ_EV_STREAMS_AVAILABLE, (uint64_t)uni, 0, NULL);
   return rv < 0 ? rv : 0;
 }
 

@@ -50,7 +50,7 @@ typedef struct net {
   size_t mtu;          /* datagrams larger than this are dropped (0: no limit) */
   uint16_t nat_port;   /* non-zero: the client's source port as the server sees it */
   int srv_migrated, srv_validated, srv_datagrams, cli_observed;
-  int srv_resets, cli_stops;
+  int srv_resets, cli_stops, cli_streams_available;
   uint64_t srv_reset_code, cli_stop_code;
   p2pq_addr observed;
   uint64_t big_dropped;
@@ -112,6 +112,8 @@ static void drain_events(net *n) {
       n->cli_closed = 1;
       n->cli_close_err = ev.error;
     }
+    if (ev.type == P2PQ_EV_STREAMS_AVAILABLE)
+      n->cli_streams_available++;
     if (ev.type == P2PQ_EV_STREAM_STOP) {
       n->cli_stops++;
       n->cli_stop_code = ev.error_code;
@@ -857,6 +859,7 @@ static void test_flow_control_limits(void **state) {
     if (!step(&n, n.now + 10 * P2PQ_S))
       break;
   assert_int_equal(sid[2], 8);
+  assert_true(n.cli_streams_available >= 1); /* the app heard about the new credit */
   g_tweak = NULL;
   net_free(&n);
 }
