@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "p2pq/error.h"
 #include "p2pq/types.h"
 
 #ifdef __cplusplus
@@ -252,6 +253,23 @@ int p2pq_h3_conn_stream_close(p2pq_h3_conn *c, int64_t stream_id);
  * (AUTO: 0). Later GOAWAYs must not increase the id. */
 #define P2PQ_H3_GOAWAY_AUTO UINT64_MAX
 int p2pq_h3_conn_goaway(p2pq_h3_conn *c, uint64_t id);
+
+/* HTTP Datagrams on this connection (RFC 9297). The application carries them
+ * in QUIC DATAGRAM frames and must itself check the peer's
+ * max_datagram_frame_size transport parameter. */
+/* True once both sides sent SETTINGS_H3_DATAGRAM = 1. */
+int p2pq_h3_conn_datagrams_ok(const p2pq_h3_conn *c);
+/* Frames payload for stream_id into out (quarter stream ID + payload); returns
+ * the length, P2PQ_ERR_STATE if datagrams are not negotiated or the stream's
+ * send side is closed, P2PQ_ERR_NOBUF. */
+int p2pq_h3_conn_make_datagram(const p2pq_h3_conn *c, int64_t stream_id, const uint8_t *payload,
+                               size_t len, uint8_t *out, size_t cap);
+/* A received QUIC DATAGRAM payload: 0 with the request stream and payload;
+ * P2PQ_ERR_AGAIN to drop it silently (unknown or finished stream, datagrams not
+ * offered); P2PQ_ERR_H3 after the connection error H3_DATAGRAM_ERROR
+ * (malformed). */
+int p2pq_h3_conn_recv_datagram(p2pq_h3_conn *c, const uint8_t *p, size_t len,
+                               int64_t *stream_id, const uint8_t **payload, size_t *payload_len);
 
 /* Peer's SETTINGS, or NULL before they arrived. */
 const p2pq_h3_settings *p2pq_h3_conn_peer_settings(const p2pq_h3_conn *c);

@@ -382,6 +382,46 @@ static void test_blocked_request(void **st) {
   pair_free(&p);
 }
 
+static void test_http_datagrams(void **st) {
+  const p2pq_h3_field req[] = {F(":method", "CONNECT"), F(":protocol", "connect-udp"),
+                               F(":scheme", "https"), F(":authority", "relay.example:443"),
+                               F(":path", "/.well-known/masque/udp/192.0.2.6/443/"),
+                               F("capsule-protocol", "?1")};
+  static const uint8_t junk[] = {0x40};
+  uint8_t dg[64];
+  const uint8_t *pl;
+  size_t pll;
+  int64_t sid, got;
+  int n;
+  pair p;
+  (void)st;
+  pair_new(&p);
+  assert_false(p2pq_h3_conn_datagrams_ok(p.cli));
+  exchange(&p);
+  assert_true(p2pq_h3_conn_datagrams_ok(p.cli));
+  assert_true(p2pq_h3_conn_datagrams_ok(p.srv));
+  assert_int_equal(p2pq_h3_conn_make_datagram(p.cli, 0, (const uint8_t *)"x", 1, dg, sizeof dg),
+                   P2PQ_ERR_STATE); /* no such request yet */
+  assert_int_equal(p2pq_h3_conn_submit_request(p.cli, req, 6, 0, &sid), 0);
+  n = p2pq_h3_conn_make_datagram(p.cli, sid, (const uint8_t *)"\x00hello", 6, dg, sizeof dg);
+  assert_int_equal(n, 7);
+  /* before the request arrives the server drops it */
+  assert_int_equal(p2pq_h3_conn_recv_datagram(p.srv, dg, (size_t)n, &got, &pl, &pll),
+                   P2PQ_ERR_AGAIN);
+  exchange(&p);
+  assert_int_equal(p2pq_h3_conn_recv_datagram(p.srv, dg, (size_t)n, &got, &pl, &pll), 0);
+  assert_int_equal(got, sid);
+  assert_int_equal(pll, 6);
+  assert_memory_equal(pl, "\x00hello", 6);
+  /* a truncated quarter stream ID is a connection error */
+  assert_int_equal(p2pq_h3_conn_recv_datagram(p.srv, junk, 1, &got, &pl, &pll), P2PQ_ERR_H3);
+  assert_int_equal(p2pq_h3_conn_error(p.srv), P2PQ_H3_DATAGRAM_ERROR);
+  /* after FIN the client may no longer send any */
+  assert_int_equal(p2pq_h3_conn_end_stream(p.cli, sid), 0);
+  assert_int_equal(p2pq_h3_conn_make_datagram(p.cli, sid, dg, 1, dg + 8, 8), P2PQ_ERR_STATE);
+  pair_free(&p);
+}
+
 /* ---- error cases: one side fed crafted bytes ---- */
 
 static const uint8_t CTRL_SETTINGS[] = {0x00, 0x04, 0x00}; /* control stream, empty SETTINGS */
@@ -844,6 +884,7 @@ int main(void) {
       cmocka_unit_test(test_extended_connect),
       cmocka_unit_test(test_goaway),
       cmocka_unit_test(test_blocked_request),
+      cmocka_unit_test(test_http_datagrams),
       cmocka_unit_test(test_control_stream_errors),
       cmocka_unit_test(test_critical_streams),
       cmocka_unit_test(test_uni_stream_types),
