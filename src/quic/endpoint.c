@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/initial.h"
 #include "crypto/retry.h"
 #include "quic/conn_internal.h"
 #include "quic/qlog.h"
@@ -32,7 +33,7 @@ struct p2pq_endpoint {
   p2pq_conn *next_send; /* round-robin cursor */
   size_t nconns;
   cid_slot *cids;
-  size_t cid_cap, cid_used;
+  size_t cid_cap, cid_live, cid_tomb;
   p2pq_event *events;
   size_t ev_head, ev_n, ev_cap;
   stateless_pkt out[EP_STATELESS_MAX];
@@ -40,6 +41,7 @@ struct p2pq_endpoint {
   uint8_t reset_key[32];
   p2pq_token_key token_key;
   uint8_t scratch[65536];
+  uint8_t probe[65536];      /* trial decryption of first Initials */
   p2pq_tstamp last_now;
 };
 
@@ -143,45 +145,62 @@ static cid_slot *cid_lookup(const p2pq_endpoint *ep, const p2pq_cid *cid) {
   }
 }
 
-static int cid_grow(p2pq_endpoint *ep) {
-  size_t ncap = ep->cid_cap ? ep->cid_cap * 2 : 64, i;
-  cid_slot *old = ep->cids, *n = calloc(ncap, sizeof(*n));
-  size_t ocap = ep->cid_cap;
+static void cid_insert(p2pq_endpoint *ep, const p2pq_cid *cid, p2pq_conn *c) {
+  size_t i, mask = ep->cid_cap - 1;
+  for (i = cid_hash(cid) & mask;; i = (i + 1) & mask) {
+    cid_slot *s = &ep->cids[i];
+    if (s->conn == NULL || s->conn == TOMBSTONE) {
+      if (s->conn == TOMBSTONE)
+        ep->cid_tomb--;
+      s->cid = *cid;
+      s->conn = c;
+      ep->cid_live++;
+      return;
+    }
+  }
+}
+
+/* Rebuilds the table at a size fit for the live entries: tombstones left by
+ * junk that never became a connection must not grow it (memory an attacker
+ * would control). */
+static int cid_rehash(p2pq_endpoint *ep) {
+  size_t ncap = ep->cid_cap ? ep->cid_cap : 64, i, ocap = ep->cid_cap;
+  cid_slot *old = ep->cids, *n;
+  while ((ep->cid_live + 1) * 4 > ncap)
+    ncap *= 2;
+  n = calloc(ncap, sizeof(*n));
   if (n == NULL)
     return P2PQ_ERR_NOMEM;
   ep->cids = n;
   ep->cid_cap = ncap;
-  ep->cid_used = 0;
+  ep->cid_live = ep->cid_tomb = 0;
   for (i = 0; i < ocap; i++)
     if (old[i].conn != NULL && old[i].conn != TOMBSTONE)
-      p2pq_ep_register_cid(ep, &old[i].cid, old[i].conn);
+      cid_insert(ep, &old[i].cid, old[i].conn);
   free(old);
   return 0;
 }
 
 int p2pq_ep_register_cid(p2pq_endpoint *ep, const p2pq_cid *cid, p2pq_conn *c) {
-  size_t i, mask;
-  if ((ep->cid_used + 1) * 2 > ep->cid_cap && cid_grow(ep) != 0)
+  if ((ep->cid_live + ep->cid_tomb + 1) * 2 > ep->cid_cap && cid_rehash(ep) != 0)
     return P2PQ_ERR_NOMEM;
   if (cid_lookup(ep, cid) != NULL)
     return P2PQ_ERR_EXISTS;
-  mask = ep->cid_cap - 1;
-  for (i = cid_hash(cid) & mask;; i = (i + 1) & mask) {
-    cid_slot *s = &ep->cids[i];
-    if (s->conn == NULL || s->conn == TOMBSTONE) {
-      if (s->conn == NULL)
-        ep->cid_used++;
-      s->cid = *cid;
-      s->conn = c;
-      return 0;
-    }
-  }
+  cid_insert(ep, cid, c);
+  return 0;
 }
 
 void p2pq_ep_unregister_cid(p2pq_endpoint *ep, const p2pq_cid *cid) {
   cid_slot *s = cid_lookup(ep, cid);
-  if (s != NULL)
-    s->conn = TOMBSTONE; /* CIDs are random and collision-checked: one owner */
+  if (s == NULL)
+    return; /* CIDs are random and collision-checked: one owner */
+  ep->cid_live--;
+  if (ep->cids[(size_t)(s - ep->cids + 1) & (ep->cid_cap - 1)].conn == NULL) {
+    s->conn = NULL; /* end of a probe chain: no tombstone needed */
+  } else {
+    s->conn = TOMBSTONE;
+    ep->cid_tomb++;
+  }
 }
 
 /* ---- events ---- */
@@ -416,6 +435,27 @@ static void send_stateless_reset(p2pq_endpoint *ep, const p2pq_cid *dcid, size_t
   ep->out_n++;
 }
 
+/* Does the first packet decrypt with the Initial keys of its DCID? Checked
+ * before any state is allocated, so junk costs a key derivation, not a
+ * connection (the check works on a copy: the real one decrypts in place). */
+static int initial_authentic(p2pq_endpoint *ep, const p2pq_pkt_hdr *h, const uint8_t *pkt) {
+  p2pq_pp_key rx, tx;
+  uint64_t pn;
+  size_t pn_len;
+  int rv;
+  memset(&rx, 0, sizeof(rx));
+  memset(&tx, 0, sizeof(tx));
+  if (h->pkt_len > sizeof(ep->probe))
+    return 0;
+  if (p2pq_initial_keys(h->version, h->dcid.data, h->dcid.len, 1, &rx, &tx) != 0)
+    return 0;
+  memcpy(ep->probe, pkt, h->pkt_len);
+  rv = p2pq_pp_unprotect(&rx, ep->probe, h->pkt_len, h->pn_offset, UINT64_MAX, &pn, &pn_len);
+  p2pq_pp_key_clear(&rx);
+  p2pq_pp_key_clear(&tx);
+  return rv >= 0;
+}
+
 static int accept_conn(p2pq_endpoint *ep, const p2pq_pkt_hdr *h, uint8_t *data, size_t len,
                        const p2pq_addr *local, const p2pq_addr *remote, int ecn,
                        p2pq_tstamp now) {
@@ -424,6 +464,8 @@ static int accept_conn(p2pq_endpoint *ep, const p2pq_pkt_hdr *h, uint8_t *data, 
   int pi, rv, retried = 0;
   if (len < P2PQ_MIN_INITIAL_SIZE || h->dcid.len < 8)
     return P2PQ_ERR_MALFORMED; /* RFC 9000 14.1 / 7.2 */
+  if (!initial_authentic(ep, h, data))
+    return P2PQ_ERR_DECRYPT;
   if (ep->nconns >= ep->cfg.max_connections)
     return P2PQ_ERR_LIMIT;
   if (ep->cfg.settings.retry) {

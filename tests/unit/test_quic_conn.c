@@ -747,6 +747,34 @@ static void test_ecn(void **state) {
   net_free(&n);
 }
 
+/* Forged Initials (right shape, wrong keys) cost no connection state and get
+ * no answer: nothing to amplify, nothing to keep. */
+static void test_junk_initials(void **state) {
+  net n;
+  uint8_t pkt[1200], out[1500];
+  p2pq_tx tx;
+  p2pq_event ev;
+  rng r = {123};
+  int news = 0;
+  (void)state;
+  net_init(&n, 86, 0, 0);
+  for (int i = 0; i < 3000; i++) {
+    rng_fill(&r, pkt, sizeof(pkt));
+    pkt[0] = 0xc3;                                  /* Initial, 4-byte pn */
+    pkt[1] = 0; pkt[2] = 0; pkt[3] = 0; pkt[4] = 1; /* version 1 */
+    pkt[5] = 8;                                     /* DCID 8 */
+    pkt[14] = 0;                                    /* SCID empty */
+    pkt[15] = 0;                                    /* token empty */
+    pkt[16] = 0x44; pkt[17] = 0x00;                 /* Length 1024 */
+    p2pq_endpoint_recv(n.srv, pkt, sizeof(pkt), &n.saddr, &n.caddr, 0, n.now);
+  }
+  while (p2pq_endpoint_poll_event(n.srv, &ev))
+    news += ev.type == P2PQ_EV_CONN_NEW;
+  assert_int_equal(news, 0);
+  assert_int_equal(p2pq_endpoint_send(n.srv, out, sizeof(out), 1, &tx, n.now), 0);
+  net_free(&n);
+}
+
 static int g_other_calls;
 
 static void echo_other(void *user, p2pq_endpoint *ep, const uint8_t *data, size_t len,
@@ -953,7 +981,7 @@ int main(void) {
       cmocka_unit_test(test_other_protocols), cmocka_unit_test(test_ecn),
       cmocka_unit_test(test_raw_public_keys), cmocka_unit_test(test_flow_control_limits),
       cmocka_unit_test(test_reset_and_stop), cmocka_unit_test(test_many_connections),
-      cmocka_unit_test(test_key_update_churn),
+      cmocka_unit_test(test_key_update_churn), cmocka_unit_test(test_junk_initials),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
