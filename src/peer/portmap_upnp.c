@@ -99,7 +99,7 @@ static void do_add(const p2pq_upnp_req *q, p2pq_upnp_res *r) {
   }
   if (rv != 0) {
     r->error = P2PQ_ERR_PORTMAP;
-    snprintf(r->detail, sizeof(r->detail), "UPnP AddPortMapping refused: %d %s", rv,
+    snprintf(r->detail, sizeof(r->detail), "AddPortMapping refused: %d %s", rv,
              strupnperror(rv) ? strupnperror(rv) : "");
   }
 }
@@ -112,7 +112,7 @@ static void do_delete(const p2pq_upnp_req *q, p2pq_upnp_res *r) {
   rv = UPNP_DeletePortMapping(q->igd.control_url, q->igd.service_type, ext, "UDP", NULL);
   if (rv != 0) {
     r->error = P2PQ_ERR_PORTMAP;
-    snprintf(r->detail, sizeof(r->detail), "UPnP DeletePortMapping: %d %s", rv,
+    snprintf(r->detail, sizeof(r->detail), "DeletePortMapping failed: %d %s", rv,
              strupnperror(rv) ? strupnperror(rv) : "");
   }
 }
