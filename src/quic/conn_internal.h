@@ -177,6 +177,7 @@ struct p2pq_conn {
   p2pq_peer_cid peer_cids[P2PQ_MAX_PEER_CIDS];
   uint64_t peer_retire_prior_to;
   int peer_cid_from_initial;       /* client: the server's SCID still to be learned */
+  p2pq_cid handshake_scid;         /* client: the server's SCID, fixed after its first packet */
 
   /* paths */
   p2pq_path paths[P2PQ_MAX_PATHS];

@@ -397,8 +397,11 @@ static int new_path(p2pq_conn *c, const p2pq_addr *local, const p2pq_addr *remot
     p->remote = *remote;
     if (local != NULL && local->family != 0)
       p->local = *local;
-    if (c->is_server && space == P2PQ_PNS_INITIAL)
+    if (c->is_server) {
+      /* an unproven address: the 3x budget starts again from this datagram */
       p->validated = 0;
+      p->bytes_recv = p->bytes_sent = 0;
+    }
     return c->active_path;
   }
   if (space != P2PQ_PNS_APP)
@@ -446,6 +449,7 @@ static int process_packet(p2pq_conn *c, uint8_t *pkt, const p2pq_pkt_hdr *h, int
   /* the server learns the client's chosen SCID from its first Initial */
   if (!c->is_server && c->peer_cid_from_initial && h->type != P2PQ_PKT_1RTT) {
     c->peer_cids[0].cid = h->scid;
+    c->handshake_scid = h->scid;
     c->peer_cid_from_initial = 0;
   }
   was_largest = sp->largest_recv == UINT64_MAX || pn > sp->largest_recv;
@@ -553,6 +557,9 @@ int p2pq_conn_on_udp(p2pq_conn *c, uint8_t *data, size_t len, const p2pq_addr *l
       continue;
     if (h.type == P2PQ_PKT_INITIAL && c->is_server && len < P2PQ_MIN_INITIAL_SIZE)
       continue; /* RFC 9000 14.1: Initials only in datagrams of 1200 bytes or more */
+    if (!c->is_server && !c->peer_cid_from_initial && h.type != P2PQ_PKT_1RTT &&
+        !p2pq_cid_equal(&h.scid, &c->handshake_scid))
+      continue; /* RFC 9000 7.2: the server's SCID does not change */
     if (h.type == P2PQ_PKT_1RTT && c->is_server && !c->handshake_complete) {
       hold_1rtt(c, pkt, h.pkt_len, local, remote, ecn);
       break;

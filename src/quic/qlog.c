@@ -143,6 +143,11 @@ void p2pq_qlog_packet(p2pq_conn *c, int sent, int space, uint64_t pn, size_t siz
             pkt_type_name(space), pn, size);
   p2pq_rd_init(&r, payload, payload_len);
   while (p2pq_rd_left(&r) > 0 && p2pq_frame_decode(&r, &f) == 0) {
+    /* keep room to close the record: a long frame list is cut, not the JSON */
+    if (b.len > b.cap - 512) {
+      jb_printf(&b, "%s{\"frame_type\":\"unknown\",\"truncated\":true}", first ? "" : ",");
+      break;
+    }
     if (!first)
       jb_printf(&b, ",");
     frame_json(&b, &f);
