@@ -93,9 +93,9 @@ static void frame_json(jbuf *b, const p2pq_frame *f) {
     int first = 1;
     jb_printf(b, ",\"ack_delay\":%" PRIu64 ",\"acked_ranges\":[", f->u.ack.ack_delay);
     p2pq_ack_iter_init(&it, f);
-    while (p2pq_ack_iter_next(&it, &lo, &hi) == 1) {
+    for (int n = 0; n < 32 && p2pq_ack_iter_next(&it, &lo, &hi) == 1; n++) {
       jb_printf(b, "%s[%" PRIu64 ",%" PRIu64 "]", first ? "" : ",", lo, hi);
-      first = 0;
+      first = 0; /* at most 32 ranges (< 1.5 KB), so a record always closes */
     }
     jb_printf(b, "]");
   } else if (t == P2PQ_FT_CRYPTO) {
@@ -144,7 +144,7 @@ void p2pq_qlog_packet(p2pq_conn *c, int sent, int space, uint64_t pn, size_t siz
   p2pq_rd_init(&r, payload, payload_len);
   while (p2pq_rd_left(&r) > 0 && p2pq_frame_decode(&r, &f) == 0) {
     /* keep room to close the record: a long frame list is cut, not the JSON */
-    if (b.len > b.cap - 512) {
+    if (b.len > b.cap - 2048) {
       jb_printf(&b, "%s{\"frame_type\":\"unknown\",\"truncated\":true}", first ? "" : ",");
       break;
     }
