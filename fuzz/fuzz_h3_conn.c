@@ -1,6 +1,7 @@
 /* An HTTP/3 server (and client) connection fed arbitrary stream data. Input:
  * records of [stream id byte][flags byte][length byte][bytes]; flags bit 0 =
- * FIN, bit 1 = reset instead of data. Invariants: once a connection error is
+ * FIN, bit 1 = reset instead of data, bit 3 = an
+ * HTTP/3 Datagram, bit 2 = the server answers the stream. Invariants: once a connection error is
  * reported, input is refused; the output side stays consistent (every pending
  * stream can be drained). */
 #include <stdint.h>
@@ -45,7 +46,16 @@ static void run(int is_server, const uint8_t *data, size_t size) {
     off += 3;
     if (len > size - off)
       len = size - off;
-    if (flags & 2)
+    if (flags & 8) {
+      const uint8_t *pl;
+      size_t pll;
+      int64_t dsid;
+      rc = p2pq_h3_conn_recv_datagram(c, data + off, len, &dsid, &pl, &pll);
+      if (rc == 0 && (pl < data + off || pl + pll != data + off + len))
+        abort();
+      if (rc == P2PQ_ERR_AGAIN)
+        rc = 0;
+    } else if (flags & 2)
       rc = p2pq_h3_conn_recv_reset(c, sid, P2PQ_H3_REQUEST_CANCELLED);
     else
       rc = p2pq_h3_conn_recv(c, sid, data + off, len, flags & 1);

@@ -181,7 +181,8 @@ typedef enum p2pq_h3_event_type {
   P2PQ_H3_EV_DATA,         /* body bytes: ev.data/ev.len */
   P2PQ_H3_EV_TRAILERS,     /* trailer section */
   P2PQ_H3_EV_FIN,          /* the message on ev.stream_id is complete */
-  P2PQ_H3_EV_GOAWAY,       /* peer GOAWAY: ev.id */
+  P2PQ_H3_EV_GOAWAY,       /* peer GOAWAY: ev.id; at a client, requests with stream
+                              id >= ev.id were not processed and may be retried */
   P2PQ_H3_EV_STREAM_RESET, /* peer reset the stream: ev.error_code */
   P2PQ_H3_EV_STREAM_ERROR, /* stream error: the application must reset ev.stream_id
                               and send STOP_SENDING, both with ev.error_code */
