@@ -14,7 +14,9 @@ for t in "$build"/fuzz/fuzz_*; do
   name=$(basename "$t")
   n=$((n + 1))
   mkdir -p "$work/$name"
-  [ -d "$top/fuzz/corpus/$name" ] && cp -r "$top/fuzz/corpus/$name/." "$work/$name/"
+  for seeds in "$top/fuzz/corpus/$name" "$top/tests/netns/fuzz/corpus/$name"; do
+    [ -d "$seeds" ] && { cp -r "$seeds/." "$work/$name/"; break; }
+  done
   printf 'fuzz: %-28s %3ss ... ' "$name" "$secs"
   if "$t" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="$top/fuzz/artifacts/$name-" \
        "$work/$name" >"$work/$name.log" 2>&1; then
