@@ -310,6 +310,7 @@ static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
                    "there?", f->server);
       return P2PQ_CLI_FAIL + 0x100;
     }
+    /* downloads that finished make room under max_active */
     if (f->connected && f->closing_ticks == 0 && f->next_req < f->n)
       start_requests(f);
     if (f->key_update > 0 && f->connected && f->closing_ticks == 0)
@@ -324,6 +325,10 @@ static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
       fprintf(stderr, "p2pquic: connected to %s (ALPN %s)\n", f->server,
               p2pq_conn_alpn(ev->conn));
     start_requests(f);
+    break;
+  case P2PQ_EV_STREAMS_AVAILABLE:
+    if (f->closing_ticks == 0)
+      start_requests(f); /* URLs that waited for the peer's stream limit */
     break;
   case P2PQ_EV_STREAM_READABLE: on_readable(f, ev->stream_id); break;
   case P2PQ_EV_STREAM_RESET: {
