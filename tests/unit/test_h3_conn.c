@@ -17,7 +17,10 @@
 #include "p2pq/h3.h"
 
 #define F(n, v) {n, sizeof(n) - 1, v, sizeof(v) - 1}
-#define NSTREAMS 16
+#define NSTREAMS 32
+
+static const p2pq_h3_field GET[] = {F(":method", "GET"), F(":scheme", "https"),
+                                    F(":authority", "a"), F(":path", "/")};
 
 /* What one side's application saw. */
 typedef struct evlog {
@@ -422,6 +425,39 @@ static void test_http_datagrams(void **st) {
   pair_free(&p);
 }
 
+/* Many requests in flight at once, answered out of order. */
+static void test_many_requests(void **st) {
+  int64_t sids[24];
+  char body[32];
+  size_t i;
+  pair p;
+  (void)st;
+  pair_new(&p);
+  for (i = 0; i < 24; i++)
+    assert_int_equal(p2pq_h3_conn_submit_request(p.cli, GET, 4, 1, &sids[i]), 0);
+  exchange(&p);
+  assert_int_equal(p.ls.n[P2PQ_H3_EV_HEADERS], 24);
+  for (i = 24; i-- > 0;) {
+    int n = snprintf(body, sizeof body, "resp-%d", (int)sids[i]);
+    assert_int_equal(p2pq_h3_conn_submit_response(p.srv, sids[i], (const p2pq_h3_field[]){F(":status", "200")}, 1, 0), 0);
+    assert_int_equal(p2pq_h3_conn_send_data(p.srv, sids[i], (const uint8_t *)body, (size_t)n, 1), 0);
+  }
+  exchange(&p);
+  assert_int_equal(p.lc.n[P2PQ_H3_EV_HEADERS], 24);
+  assert_int_equal(p.lc.n[P2PQ_H3_EV_FIN], 24);
+  for (i = 0; i < 24; i++) {
+    size_t k = (size_t)sids[i] / 4;
+    int n = snprintf(body, sizeof body, "resp-%d", (int)sids[i]);
+    assert_int_equal(p.lc.body_len[k], (size_t)n);
+    assert_memory_equal(p.lc.body[k], body, (size_t)n);
+  }
+  /* finished streams are forgotten: nothing pending anywhere */
+  assert_int_equal(p2pq_h3_conn_next_stream(p.cli), -1);
+  assert_int_equal(p2pq_h3_conn_next_stream(p.srv), -1);
+  assert_int_equal(p2pq_h3_conn_stream_close(p.srv, sids[3]), P2PQ_ERR_NOT_FOUND);
+  pair_free(&p);
+}
+
 /* ---- error cases: one side fed crafted bytes ---- */
 
 static const uint8_t CTRL_SETTINGS[] = {0x00, 0x04, 0x00}; /* control stream, empty SETTINGS */
@@ -503,8 +539,6 @@ static size_t headers_frame(const p2pq_h3_field *f, size_t n, uint8_t *out, size
   return (size_t)h + len;
 }
 
-static const p2pq_h3_field GET[] = {F(":method", "GET"), F(":scheme", "https"),
-                                    F(":authority", "a"), F(":path", "/")};
 
 static void test_control_stream_errors(void **st) {
   static const uint8_t goaway_first[] = {0x00, 0x07, 0x01, 0x00};
@@ -885,6 +919,7 @@ int main(void) {
       cmocka_unit_test(test_goaway),
       cmocka_unit_test(test_blocked_request),
       cmocka_unit_test(test_http_datagrams),
+      cmocka_unit_test(test_many_requests),
       cmocka_unit_test(test_control_stream_errors),
       cmocka_unit_test(test_critical_streams),
       cmocka_unit_test(test_uni_stream_types),
