@@ -14,7 +14,7 @@ for t in "$build"/fuzz/fuzz_*; do
   name=$(basename "$t")
   n=$((n + 1))
   mkdir -p "$work/$name"
-  for seeds in "$top/fuzz/corpus/$name" "$top/tests/netns/fuzz/corpus/$name"; do
+  for seeds in "$top/fuzz/corpus/$name" "$top"/tests/*/fuzz/corpus/"$name"; do
     [ -d "$seeds" ] && { cp -r "$seeds/." "$work/$name/"; break; }
   done
   printf 'fuzz: %-28s %3ss ... ' "$name" "$secs"
