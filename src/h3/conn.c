@@ -82,14 +82,59 @@ void p2pq_h3_stream_qcancel(p2pq_h3_conn *c, h3_stream *s) {
   }
 }
 
+int p2pq_h3_req_closed(const p2pq_h3_conn *c, int64_t id) {
+  size_t i;
+  if (id < c->closed_below)
+    return 1;
+  for (i = 0; i < c->nclosed; i++)
+    if (c->closed[i] == id)
+      return 1;
+  return 0;
+}
+
+/* Remembers a freed peer request stream; the set stays small because
+ * closed_below advances over every contiguous run. */
+static int req_close(p2pq_h3_conn *c, int64_t id) {
+  size_t i;
+  if ((id & 1) == !!c->cfg.is_server)
+    return 0; /* our own streams are never reopened by the peer */
+  if (id != c->closed_below) {
+    if (c->nclosed == c->capclosed) {
+      size_t ncap = c->capclosed ? c->capclosed * 2 : 16;
+      int64_t *nv = realloc(c->closed, ncap * sizeof *nv);
+      if (!nv)
+        return P2PQ_ERR_NOMEM;
+      c->closed = nv;
+      c->capclosed = ncap;
+    }
+    c->closed[c->nclosed++] = id;
+    return 0;
+  }
+  c->closed_below += 4;
+  for (i = 0; i < c->nclosed;) {
+    if (c->closed[i] == c->closed_below) {
+      c->closed[i] = c->closed[--c->nclosed];
+      c->closed_below += 4;
+      i = 0;
+    } else {
+      i++;
+    }
+  }
+  return 0;
+}
+
+static void drop_stream(p2pq_h3_conn *c, h3_stream *s) {
+  unlink_stream(c, s);
+  stream_free(s);
+}
+
 void p2pq_h3_gc(p2pq_h3_conn *c) {
   h3_stream *s = c->streams, *n;
   for (; s; s = n) {
     n = s->next;
-    if (s->kind == K_REQUEST && s->recv_done && s->fin_sent && !s->blocked) {
-      unlink_stream(c, s);
-      stream_free(s);
-    }
+    if (s->kind == K_REQUEST && s->recv_done && s->fin_sent && !s->blocked &&
+        req_close(c, s->id) == 0)
+      drop_stream(c, s);
   }
 }
 
@@ -270,6 +315,7 @@ void p2pq_h3_conn_free(p2pq_h3_conn *c) {
   }
   p2pq_h3_qenc_free(c->qenc);
   p2pq_h3_qdec_free(c->qdec);
+  free(c->closed);
   free(c);
 }
 
@@ -446,8 +492,9 @@ int p2pq_h3_conn_stream_close(p2pq_h3_conn *c, int64_t stream_id) {
     return P2PQ_ERR_NOT_FOUND;
   if (!s->recv_done)
     p2pq_h3_stream_qcancel(c, s);
-  unlink_stream(c, s);
-  stream_free(s);
+  if (req_close(c, stream_id) < 0)
+    return P2PQ_ERR_NOMEM;
+  drop_stream(c, s);
   return 0;
 }
 

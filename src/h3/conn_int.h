@@ -64,6 +64,12 @@ struct p2pq_h3_conn {
   p2pq_h3_qdec *qdec;
   uint64_t goaway_recvd, goaway_sent; /* UINT64_MAX: none */
   int64_t max_req_seen;               /* server: highest request stream id, -1 */
+  /* server: request streams already finished and freed (QUIC may deliver a
+   * higher stream's data first, so "below the highest seen" is not enough):
+   * every id below closed_below, plus the ids in closed[] */
+  int64_t closed_below;
+  int64_t *closed;
+  size_t nclosed, capclosed;
   uint64_t max_push_recvd;            /* server: from MAX_PUSH_ID, UINT64_MAX: none */
   size_t nblocked;
 };
@@ -83,6 +89,8 @@ int p2pq_h3_stream_fail(p2pq_h3_conn *c, h3_stream *s, uint64_t code);
 int p2pq_h3_flush_qdec(p2pq_h3_conn *c);
 /* Processes buffered input of s. */
 int p2pq_h3_stream_process(p2pq_h3_conn *c, h3_stream *s);
+/* True if the peer's request stream id was finished and freed. */
+int p2pq_h3_req_closed(const p2pq_h3_conn *c, int64_t id);
 /* Frees request streams finished both ways. */
 void p2pq_h3_gc(p2pq_h3_conn *c);
 /* Forgets a stream's QPACK decoding state, telling the peer's encoder. */

@@ -19,9 +19,10 @@ static int open_peer_stream(p2pq_h3_conn *c, int64_t sid, h3_stream **out) {
   }
   if (!c->cfg.is_server) /* 6.1: no server-initiated bidirectional streams */
     return p2pq_h3_conn_fail(c, P2PQ_H3_STREAM_CREATION_ERROR);
-  if (sid <= c->max_req_seen)
+  if (p2pq_h3_req_closed(c, sid))
     return 0; /* a finished request */
-  c->max_req_seen = sid;
+  if (sid > c->max_req_seen)
+    c->max_req_seen = sid;
   if (!(s = p2pq_h3_stream_add(c, sid, K_REQUEST)))
     return P2PQ_ERR_NOMEM;
   *out = s;

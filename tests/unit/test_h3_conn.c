@@ -860,6 +860,39 @@ static void test_oversize_headers(void **st) {
   }
 }
 
+/* QUIC may deliver a later request stream first; earlier ones still count. */
+static void test_reordered_streams(void **st) {
+  uint8_t buf[256], out[512];
+  const int64_t order[] = {8, 0, 4, 16};
+  size_t n = headers_frame(GET, 4, buf, sizeof buf), i;
+  p2pq_h3_conn *c = server();
+  p2pq_h3_event ev;
+  int heads = 0, fins = 0, fin;
+  int64_t sid;
+  (void)st;
+  for (i = 0; i < 4; i++)
+    assert_int_equal(p2pq_h3_conn_recv(c, order[i], buf, n, 1), 0);
+  while (p2pq_h3_conn_poll_event(c, &ev)) {
+    heads += ev.type == P2PQ_H3_EV_HEADERS;
+    fins += ev.type == P2PQ_H3_EV_FIN;
+  }
+  assert_int_equal(heads, 4);
+  assert_int_equal(fins, 4);
+  for (i = 0; i < 4; i++)
+    assert_int_equal(p2pq_h3_conn_submit_response(c, order[i], (const p2pq_h3_field[]){F(":status", "204")}, 1, 1), 0);
+  while ((sid = p2pq_h3_conn_next_stream(c)) >= 0)
+    assert_true(p2pq_h3_conn_send(c, sid, out, sizeof out, &fin) >= 0);
+  /* all four are finished and freed: late bytes are ignored, stream 12 is new */
+  for (i = 0; i < 4; i++)
+    assert_int_equal(p2pq_h3_conn_recv(c, order[i], buf, n, 1), 0);
+  assert_int_equal(p2pq_h3_conn_poll_event(c, &ev), 0);
+  assert_int_equal(p2pq_h3_conn_recv(c, 12, buf, n, 1), 0);
+  assert_int_equal(event_code(c, P2PQ_H3_EV_HEADERS, &sid), 1);
+  assert_int_equal(sid, 12);
+  assert_int_equal(p2pq_h3_conn_error(c), 0);
+  p2pq_h3_conn_free(c);
+}
+
 static void test_rejected_after_goaway(void **st) {
   uint8_t buf[256];
   size_t n = headers_frame(GET, 4, buf, sizeof buf);
@@ -929,6 +962,7 @@ int main(void) {
       cmocka_unit_test(test_qpack_errors),
       cmocka_unit_test(test_oversize_headers),
       cmocka_unit_test(test_rejected_after_goaway),
+      cmocka_unit_test(test_reordered_streams),
       cmocka_unit_test(test_peer_reset),
       cmocka_unit_test(test_informational_response),
   };
