@@ -347,7 +347,6 @@ static void test_natpmp_fallback(void **state) {
   config(&c, f.port, &s);
   assert_int_equal(p2pq_portmap_new(&pm, &c), 0);
   assert_int_equal(p2pq_portmap_start(pm), 0);
-  f.mode = FAKE_NATPMP_ONLY;
   assert_int_equal(p2pq_portmap_run(pm, t0 + 3 * P2PQ_S, 0), 0);
   assert_true(secs_since(t0) < 0.5);
   assert_int_equal(p2pq_portmap_get_state(pm), P2PQ_PORTMAP_MAPPED);
@@ -363,6 +362,60 @@ static void test_natpmp_fallback(void **state) {
   p2pq_portmap_free(pm); /* deletes what it holds */
   assert_int_equal(fake_count(&f, &f.natpmp_deletes), 1);
   assert_int_equal(s.type[s.n - 1], P2PQ_PORTMAP_EV_DELETED);
+  fake_stop(&f);
+}
+
+/* NAT-PMP renews at half the granted lifetime (2 s: at 1 s) with the same
+ * request, and the external address stays. */
+static void test_natpmp_renewal(void **state) {
+  fake f;
+  seen s = {0};
+  p2pq_portmap_config c;
+  p2pq_portmap *pm;
+  (void)state;
+  fake_start(&f, FAKE_NATPMP_ONLY, 2);
+  config(&c, f.port, &s);
+  assert_int_equal(p2pq_portmap_new(&pm, &c), 0);
+  assert_int_equal(p2pq_portmap_start(pm), 0);
+  assert_int_equal(p2pq_portmap_run(pm, p2pq_portmap_now() + 2 * P2PQ_S, 0), 0);
+  assert_int_equal(p2pq_portmap_get_state(pm), P2PQ_PORTMAP_MAPPED);
+  assert_int_equal(p2pq_portmap_run(pm, p2pq_portmap_now() + 1300 * P2PQ_MS, 1),
+                   P2PQ_ERR_TIMEOUT);
+  assert_int_equal(fake_count(&f, &f.natpmp_maps), 2);
+  assert_int_equal(s.type[s.n - 1], P2PQ_PORTMAP_EV_MAPPED);
+  assert_int_equal(s.proto[s.n - 1], P2PQ_PORTMAP_NATPMP);
+  assert_int_equal(s.ext[s.n - 1].ip[0], 198);
+  p2pq_portmap_free(pm);
+  assert_int_equal(fake_count(&f, &f.natpmp_deletes), 1);
+  fake_stop(&f);
+}
+
+/* The gateway stops answering after the mapping: renewals go unanswered and
+ * the loss is reported no later than the expiry (2 s), not silently. */
+static void test_pcp_lost(void **state) {
+  fake f;
+  seen s = {0};
+  p2pq_portmap_config c;
+  p2pq_portmap *pm;
+  p2pq_tstamp t0;
+  (void)state;
+  fake_start(&f, FAKE_MAP, 2);
+  config(&c, f.port, &s);
+  assert_int_equal(p2pq_portmap_new(&pm, &c), 0);
+  assert_int_equal(p2pq_portmap_start(pm), 0);
+  assert_int_equal(p2pq_portmap_run(pm, p2pq_portmap_now() + 2 * P2PQ_S, 0), 0);
+  assert_int_equal(p2pq_portmap_get_state(pm), P2PQ_PORTMAP_MAPPED);
+  t0 = p2pq_portmap_now();
+  pthread_mutex_lock(&f.mu);
+  f.mode = FAKE_SILENT;
+  pthread_mutex_unlock(&f.mu);
+  assert_int_equal(p2pq_portmap_run(pm, t0 + 4 * P2PQ_S, 1), 0);
+  assert_true(secs_since(t0) < 2.2);
+  assert_int_equal(p2pq_portmap_get_state(pm), P2PQ_PORTMAP_FAILED);
+  assert_int_equal(s.type[s.n - 1], P2PQ_PORTMAP_EV_LOST);
+  assert_int_equal(s.error[s.n - 1], P2PQ_ERR_TIMEOUT);
+  assert_true(fake_count(&f, &f.total) >= 2); /* it did try to renew */
+  p2pq_portmap_free(pm);
   fake_stop(&f);
 }
 
@@ -422,6 +475,7 @@ int main(void) {
       cmocka_unit_test(test_pcp_map_renew_delete), cmocka_unit_test(test_refused),
       cmocka_unit_test(test_silent),               cmocka_unit_test(test_natpmp_fallback),
       cmocka_unit_test(test_closed_port),          cmocka_unit_test(test_config),
+      cmocka_unit_test(test_natpmp_renewal),       cmocka_unit_test(test_pcp_lost),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
