@@ -76,6 +76,12 @@ typedef struct p2pq_config {
 int p2pq_endpoint_new(p2pq_endpoint **out, const p2pq_config *cfg);
 void p2pq_endpoint_free(p2pq_endpoint *ep);
 
+/* The same without a copy: data is decrypted in place and its contents are
+ * unspecified afterwards (the runtime's receive buffers). */
+int p2pq_endpoint_recv_inplace(p2pq_endpoint *ep, uint8_t *data, size_t len,
+                               const p2pq_addr *local, const p2pq_addr *remote, int ecn,
+                               p2pq_tstamp now);
+
 /* Queues a datagram that is not QUIC (e.g. a STUN response) to go out through
  * p2pq_endpoint_send; bounded, P2PQ_ERR_AGAIN when full. */
 int p2pq_endpoint_queue_raw(p2pq_endpoint *ep, const uint8_t *data, size_t len,

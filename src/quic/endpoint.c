@@ -535,9 +535,10 @@ static int is_stateless_reset(const p2pq_conn *c, const uint8_t *data, size_t le
   return found;
 }
 
-int p2pq_endpoint_recv(p2pq_endpoint *ep, const uint8_t *data, size_t len,
-                       const p2pq_addr *local, const p2pq_addr *remote, int ecn,
-                       p2pq_tstamp now) {
+/* data is decrypted in place; the last 16 bytes (a stateless reset token's
+ * place) are never written, so they can still be checked after a failure. */
+static int recv_datagram(p2pq_endpoint *ep, uint8_t *data, size_t len, const p2pq_addr *local,
+                         const p2pq_addr *remote, int ecn, p2pq_tstamp now) {
   p2pq_cid dcid;
   cid_slot *slot;
   p2pq_pkt_hdr h;
@@ -555,18 +556,18 @@ int p2pq_endpoint_recv(p2pq_endpoint *ep, const uint8_t *data, size_t len,
   }
   if (p2pq_pkt_peek_dcid(data, len, ep->cfg.cid_len, &dcid) != 0)
     return P2PQ_ERR_MALFORMED;
-  memcpy(ep->scratch, data, len); /* decryption works in place */
   slot = cid_lookup(ep, &dcid);
   if (slot != NULL) {
     p2pq_conn *c = slot->conn;
-    rv = p2pq_conn_on_udp(c, ep->scratch, len, local, remote, ecn, now);
-    if (rv != 0 && !(data[0] & 0x80) && is_stateless_reset(c, data, len))
+    int short_hdr = !(data[0] & 0x80);
+    rv = p2pq_conn_on_udp(c, data, len, local, remote, ecn, now);
+    if (rv != 0 && short_hdr && is_stateless_reset(c, data, len))
       p2pq_conn_enter_draining(c, P2PQ_ERR_STATELESS_RESET, now);
     p2pq_streammap_gc(&c->streams);
     return rv;
   }
   /* not ours (yet) */
-  rv = p2pq_pkt_parse(ep->scratch, len, ep->cfg.cid_len, &h);
+  rv = p2pq_pkt_parse(data, len, ep->cfg.cid_len, &h);
   if (!(data[0] & 0x80)) {
     /* a stateless reset carries a random DCID: match it by its token */
     p2pq_conn *c;
@@ -588,7 +589,22 @@ int p2pq_endpoint_recv(p2pq_endpoint *ep, const uint8_t *data, size_t len,
     return rv;
   if (!ep->cfg.is_server || h.type != P2PQ_PKT_INITIAL)
     return P2PQ_ERR_NOT_FOUND;
-  return accept_conn(ep, &h, ep->scratch, len, local, remote, ecn, now);
+  return accept_conn(ep, &h, data, len, local, remote, ecn, now);
+}
+
+int p2pq_endpoint_recv(p2pq_endpoint *ep, const uint8_t *data, size_t len,
+                       const p2pq_addr *local, const p2pq_addr *remote, int ecn,
+                       p2pq_tstamp now) {
+  if (len == 0 || len > sizeof(ep->scratch))
+    return P2PQ_ERR_MALFORMED;
+  memcpy(ep->scratch, data, len);
+  return recv_datagram(ep, ep->scratch, len, local, remote, ecn, now);
+}
+
+int p2pq_endpoint_recv_inplace(p2pq_endpoint *ep, uint8_t *data, size_t len,
+                               const p2pq_addr *local, const p2pq_addr *remote, int ecn,
+                               p2pq_tstamp now) {
+  return recv_datagram(ep, data, len, local, remote, ecn, now);
 }
 
 int p2pq_endpoint_send(p2pq_endpoint *ep, uint8_t *buf, size_t cap, size_t gso_max,

@@ -207,8 +207,13 @@ static int step(net *n, p2pq_tstamp limit) {
     n->delivered++;
     if (!f.to_server && n->nat_port && f.to.port != n->cli_local.port)
       f.to = n->cli_local; /* ... and back to the inside address */
-    p2pq_endpoint_recv(f.to_server ? n->srv : n->cli, f.data, f.len, &f.to, &f.from, f.ecn,
-                       n->now);
+    /* half the datagrams go through the zero-copy entry point */
+    if (n->delivered & 1)
+      p2pq_endpoint_recv_inplace(f.to_server ? n->srv : n->cli, f.data, f.len, &f.to, &f.from,
+                                 f.ecn, n->now);
+    else
+      p2pq_endpoint_recv(f.to_server ? n->srv : n->cli, f.data, f.len, &f.to, &f.from, f.ecn,
+                         n->now);
   } else {
     if (tc <= n->now)
       p2pq_endpoint_on_timeout(n->cli, n->now);
