@@ -196,8 +196,9 @@ int p2pq_cli_portmap(int argc, char **argv) {
     return P2PQ_CLI_FAIL;
   }
   p2pq_portmap_addrs(pm, &gw, &local);
-  printf("gateway %s, asking for UDP port %ld from %s\n", p2pq_addr_format(&gw, a, sizeof(a)),
-         o.port, p2pq_addr_format(&local, b, sizeof(b)));
+  local.port = (uint16_t)o.port;
+  printf("gateway %s, asking for a mapping of UDP %s\n", p2pq_addr_format(&gw, a, sizeof(a)),
+         p2pq_addr_format(&local, b, sizeof(b)));
   fflush(stdout);
   p2pq_portmap_start(pm);
   /* every protocol is bounded; this is only a backstop */
@@ -210,7 +211,7 @@ int p2pq_cli_portmap(int argc, char **argv) {
     return P2PQ_CLI_FAIL;
   }
   p2pq_portmap_mapping(pm, &proto, &ext, &life);
-  printf("mapped UDP %s:%ld -> public %s via %s for %u s\n", b, o.port,
+  printf("mapped UDP %s -> public %s via %s for %u s\n", b,
          p2pq_addr_format(&ext, a, sizeof(a)), p2pq_portmap_proto_name(proto), (unsigned)life);
   printf("result proto=%s external=%s lifetime=%u\n", short_name(proto), a, (unsigned)life);
   fflush(stdout);
