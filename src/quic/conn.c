@@ -133,6 +133,7 @@ p2pq_conn *p2pq_conn_alloc(p2pq_endpoint *ep, int is_server, p2pq_tstamp now) {
   c->handshake_deadline = now + s->handshake_timeout_ms * P2PQ_MS;
   c->last_activity = now;
   c->qlog = cfg->qlog_enabled && cfg->qlog != NULL;
+  c->timer_dirty = 1;
   return c;
 }
 
@@ -308,6 +309,7 @@ void p2pq_conn_enter_draining(p2pq_conn *c, int err, p2pq_tstamp now) {
 
 int p2pq_conn_close(p2pq_conn *c, int app, uint64_t error_code, const char *reason,
                     p2pq_tstamp now) {
+  P2PQ_CONN_TOUCH(c);
   if (c->state >= CONN_CLOSING)
     return 0;
   c->close_app = app && c->handshake_complete;
@@ -463,6 +465,7 @@ void p2pq_conn_get_stats(const p2pq_conn *c, p2pq_conn_stats *st) {
 
 int p2pq_conn_key_update(p2pq_conn *c, p2pq_tstamp now) {
   int nphase;
+  P2PQ_CONN_TOUCH(c);
   if (!c->handshake_confirmed || !c->app_keys)
     return P2PQ_ERR_STATE;
   /* RFC 9001 6.1: not before the peer answered the previous update and
@@ -491,6 +494,7 @@ int p2pq_conn_observed_address(const p2pq_conn *c, p2pq_addr *out) {
 
 int p2pq_conn_send_datagram(p2pq_conn *c, const uint8_t *data, size_t len) {
   p2pq_dgram *d;
+  P2PQ_CONN_TOUCH(c);
   if (!c->have_peer_tp || c->peer_tp.max_datagram_frame_size == 0)
     return P2PQ_ERR_STATE;
   if (len + 1 + p2pq_varint_len(len) > c->peer_tp.max_datagram_frame_size ||

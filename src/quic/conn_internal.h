@@ -239,6 +239,8 @@ struct p2pq_conn {
   p2pq_tstamp close_deadline;      /* closing/draining end */
   p2pq_tstamp last_activity;
   p2pq_tstamp last_now;            /* the latest time the caller gave us */
+  p2pq_tstamp timer_cache;         /* p2pq_conn_next_timeout, valid unless dirty */
+  int timer_dirty;                 /* something happened that may move the timer */
 
   /* close */
   int close_app;
@@ -259,6 +261,10 @@ struct p2pq_conn {
   int qlog;
   p2pq_tstamp qlog_ref;
 };
+
+/* Every entry point that changes a connection marks its timer for
+ * recomputation, so the endpoint need not recompute every connection's. */
+#define P2PQ_CONN_TOUCH(c) ((c)->timer_dirty = 1)
 
 /* conn.c */
 p2pq_conn *p2pq_conn_alloc(p2pq_endpoint *ep, int is_server, p2pq_tstamp now);

@@ -446,6 +446,7 @@ int p2pq_cid_pick_for_path(p2pq_conn *c, int path_idx) {
 
 int p2pq_conn_migrate(p2pq_conn *c, const p2pq_addr *new_local, p2pq_tstamp now) {
   int idx;
+  P2PQ_CONN_TOUCH(c);
   if (c->is_server || !c->handshake_confirmed)
     return P2PQ_ERR_STATE;
   if (c->have_peer_tp && c->peer_tp.disable_active_migration)

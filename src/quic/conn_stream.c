@@ -312,6 +312,7 @@ int p2pq_conn_open_stream(p2pq_conn *c, int bidi, uint64_t *stream_id) {
 int64_t p2pq_stream_write(p2pq_conn *c, uint64_t stream_id, const uint8_t *data, size_t len,
                           int fin) {
   p2pq_stream *st = p2pq_streammap_find(&c->streams, stream_id);
+  P2PQ_CONN_TOUCH(c); /* new data can start the pacing timer */
   if (c->state >= CONN_CLOSING)
     return P2PQ_ERR_CLOSED;
   if (st == NULL)

@@ -561,6 +561,7 @@ static int recv_datagram(p2pq_endpoint *ep, uint8_t *data, size_t len, const p2p
     p2pq_conn *c = slot->conn;
     int short_hdr = !(data[0] & 0x80);
     rv = p2pq_conn_on_udp(c, data, len, local, remote, ecn, now);
+    P2PQ_CONN_TOUCH(c);
     if (rv != 0 && short_hdr && is_stateless_reset(c, data, len))
       p2pq_conn_enter_draining(c, P2PQ_ERR_STATELESS_RESET, now);
     p2pq_streammap_gc(&c->streams);
@@ -629,6 +630,7 @@ int p2pq_endpoint_send(p2pq_endpoint *ep, uint8_t *buf, size_t cap, size_t gso_m
     size_t used = 0, seg = 0, count = 0;
     int n;
     ep->next_send = c->next_in_ep;
+    P2PQ_CONN_TOUCH(c);
     /* GSO: keep filling equal-size datagrams to the same destination */
     while (count < gso_max && cap - used >= P2PQ_MIN_INITIAL_SIZE) {
       p2pq_tx t;
@@ -667,9 +669,12 @@ p2pq_tstamp p2pq_endpoint_next_timeout(p2pq_endpoint *ep) {
   if (ep->out_n > 0)
     return ep->last_now;
   for (c = ep->conns; c != NULL; c = c->next_in_ep) {
-    p2pq_tstamp ct = p2pq_conn_next_timeout(c);
-    if (ct < t)
-      t = ct;
+    if (c->timer_dirty) {
+      c->timer_cache = p2pq_conn_next_timeout(c);
+      c->timer_dirty = 0;
+    }
+    if (c->timer_cache < t)
+      t = c->timer_cache;
   }
   return t;
 }
@@ -677,7 +682,14 @@ p2pq_tstamp p2pq_endpoint_next_timeout(p2pq_endpoint *ep) {
 void p2pq_endpoint_on_timeout(p2pq_endpoint *ep, p2pq_tstamp now) {
   p2pq_conn *c;
   ep->last_now = now;
-  for (c = ep->conns; c != NULL; c = c->next_in_ep)
-    if (p2pq_conn_next_timeout(c) <= now)
+  for (c = ep->conns; c != NULL; c = c->next_in_ep) {
+    if (c->timer_dirty) {
+      c->timer_cache = p2pq_conn_next_timeout(c);
+      c->timer_dirty = 0;
+    }
+    if (c->timer_cache <= now) {
       p2pq_conn_on_timeout(c, now);
+      P2PQ_CONN_TOUCH(c);
+    }
+  }
 }
