@@ -359,7 +359,9 @@ static int recv_from(p2pq_runtime *rt, p2pq_udp_sock *s) {
       for (off = 0; off < m.len; off += m.segment) {
         size_t l = m.len - off < m.segment ? m.len - off : m.segment;
         rt->rx_datagrams++;
-        (void)p2pq_endpoint_recv(rt->ep, m.data + off, l, &m.local, &m.remote, m.ecn, now);
+        /* our receive buffer: decrypted in place, no copy */
+        (void)p2pq_endpoint_recv_inplace(rt->ep, m.data + off, l, &m.local, &m.remote, m.ecn,
+                                         now);
       }
     }
     if (n < P2PQ_UDP_BATCH)
