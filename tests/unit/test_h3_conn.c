@@ -458,6 +458,38 @@ static void test_many_requests(void **st) {
   pair_free(&p);
 }
 
+/* Every stream delivered one byte at a time: each frame and varint is split. */
+static void test_byte_at_a_time(void **st) {
+  const p2pq_h3_field req[] = {F(":method", "POST"), F(":scheme", "https"),
+                               F(":authority", "peer.example"), F(":path", "/p"),
+                               F("x-long-header-name", "a-value-long-enough-to-split")};
+  const p2pq_h3_field trl[] = {F("x-sum", "42")};
+  uint8_t b;
+  int64_t sid, s2;
+  int fin;
+  pair p;
+  (void)st;
+  pair_new(&p);
+  assert_int_equal(p2pq_h3_conn_submit_request(p.cli, req, 5, 0, &sid), 0);
+  assert_int_equal(p2pq_h3_conn_send_data(p.cli, sid, (const uint8_t *)"0123456789", 10, 0), 0);
+  assert_int_equal(p2pq_h3_conn_submit_trailers(p.cli, sid, trl, 1), 0);
+  while ((s2 = p2pq_h3_conn_next_stream(p.cli)) >= 0) {
+    int n = p2pq_h3_conn_send(p.cli, s2, &b, 1, &fin);
+    assert_true(n >= 0);
+    assert_int_equal(p2pq_h3_conn_recv(p.srv, s2, &b, (size_t)n, fin), 0);
+  }
+  drain(p.srv, &p.ls);
+  assert_int_equal(p.ls.n[P2PQ_H3_EV_SETTINGS], 1);
+  assert_int_equal(p.ls.n[P2PQ_H3_EV_HEADERS], 1);
+  assert_non_null(strstr(p.ls.hdr[0], "x-long-header-name: a-value-long-enough-to-split\n"));
+  assert_int_equal(p.ls.body_len[0], 10);
+  assert_memory_equal(p.ls.body[0], "0123456789", 10);
+  assert_string_equal(p.ls.trl[0], "x-sum: 42\n");
+  assert_int_equal(p.ls.fin[0], 1);
+  assert_int_equal(p.ls.n[P2PQ_H3_EV_CONN_ERROR] + p.ls.n[P2PQ_H3_EV_STREAM_ERROR], 0);
+  pair_free(&p);
+}
+
 /* ---- error cases: one side fed crafted bytes ---- */
 
 static const uint8_t CTRL_SETTINGS[] = {0x00, 0x04, 0x00}; /* control stream, empty SETTINGS */
@@ -953,6 +985,7 @@ int main(void) {
       cmocka_unit_test(test_blocked_request),
       cmocka_unit_test(test_http_datagrams),
       cmocka_unit_test(test_many_requests),
+      cmocka_unit_test(test_byte_at_a_time),
       cmocka_unit_test(test_control_stream_errors),
       cmocka_unit_test(test_critical_streams),
       cmocka_unit_test(test_uni_stream_types),
