@@ -34,6 +34,19 @@ static void copy_igd(p2pq_upnp_igd *igd, const struct UPNPUrls *u, const struct 
   snprintf(igd->lanaddr, sizeof(igd->lanaddr), "%s", lan);
 }
 
+/* Whether url's host is the gateway (any host when none is configured): SSDP
+ * answers come from every IGD on the LAN, not only from our router. */
+static int at_gateway(const char *url, const char *gw) {
+  const char *h = url ? strstr(url, "://") : NULL;
+  size_t n = strlen(gw);
+  if (gw[0] == '\0')
+    return 1;
+  if (h == NULL)
+    return 0;
+  h += 3;
+  return strncmp(h, gw, n) == 0 && (h[n] == ':' || h[n] == '/' || h[n] == '\0');
+}
+
 /* SSDP first; an IGD that calls itself "not connected" (status 2) is used all
  * the same: miniupnpd says so whenever its external address is on its
  * reserved list, yet it maps. Then the usual rootDesc.xml URL on the gateway. */
@@ -50,6 +63,10 @@ static int discover(const p2pq_upnp_req *q, p2pq_upnp_res *r) {
     st = UPNP_GetValidIGD(devs, &urls, &data, lan, sizeof(lan));
     freeUPNPDevlist(devs);
   }
+  if ((st == 1 || st == 2) && !at_gateway(urls.controlURL, q->gateway)) {
+    FreeUPNPUrls(&urls);
+    st = 0; /* someone else's IGD: try the gateway's own URL below */
+  }
   if (st == 1 || st == 2) {
     copy_igd(&r->igd, &urls, &data, lan);
     FreeUPNPUrls(&urls);
@@ -57,7 +74,7 @@ static int discover(const p2pq_upnp_req *q, p2pq_upnp_res *r) {
              st == 2 ? " (reports itself not connected; used anyway)" : "");
     return 0;
   }
-  if (st != 0)
+  if (st == 3)
     FreeUPNPUrls(&urls);
   memset(&urls, 0, sizeof(urls));
   memset(&data, 0, sizeof(data));

@@ -6,7 +6,8 @@
 #    bounds, saying so for each protocol; nothing is left mapped;
 #  - a router that refuses (miniupnpd behind the doublenat CGN): every
 #    protocol reports the refusal at once, exit 1;
-#  - a gateway address where nobody is: bounded failure.
+#  - a gateway address where nobody is: bounded failure (UPnP ignores the
+#    real router's IGD found by SSDP: it is not at that gateway).
 # Prints "N passed, M failed".
 set -uo pipefail
 BUILD=${1:?usage: router-fail.sh BUILD_DIR}
@@ -70,7 +71,8 @@ for p in PCP NAT-PMP UPnP; do
   if [ -n "$line" ]; then ok "refusing router: $line"; else bad "refusing router: no '$p ... refused' line"; sed 's/^/        /' <<<"$out"; fi
 done
 
-# nobody at the gateway address (PCP and NAT-PMP only: SSDP would find the real router)
+# nobody at the gateway address (SSDP finds the real router, whose IGD is then
+# not the gateway's: UPnP must not use it)
 run_pm 30 --port 40000 --proto pcp --gateway 10.1.0.99 --timeout $TIMEOUT
 if [ $rc -eq 1 ] && awk -v t="$took" -v l=$((TIMEOUT + 2)) 'BEGIN { exit !(t <= l) }'; then
   ok "no gateway at 10.1.0.99: PCP gives up after $took s: $(grep '^PCP' <<<"$out" | head -1)"
@@ -79,4 +81,8 @@ run_pm 30 --port 40000 --proto natpmp --gateway 10.1.0.99 --timeout $TIMEOUT
 if [ $rc -eq 1 ] && awk -v t="$took" -v l=$((TIMEOUT + 2)) 'BEGIN { exit !(t <= l) }'; then
   ok "no gateway at 10.1.0.99: NAT-PMP gives up after $took s: $(grep '^NAT-PMP' <<<"$out" | head -1)"
 else bad "no gateway at 10.1.0.99: exit $rc after $took s"; sed 's/^/        /' <<<"$out"; fi
+run_pm 30 --port 40000 --proto upnp --gateway 10.1.0.99 --timeout $TIMEOUT
+if [ $rc -eq 1 ] && awk -v t="$took" -v l=$((TIMEOUT + 2)) 'BEGIN { exit !(t <= l) }'; then
+  ok "no gateway at 10.1.0.99: UPnP gives up after $took s: $(grep '^UPnP' <<<"$out" | head -1)"
+else bad "no gateway at 10.1.0.99: UPnP exit $rc after $took s"; sed 's/^/        /' <<<"$out"; fi
 summary
