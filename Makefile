@@ -43,6 +43,7 @@ fuzz-smoke:
 
 lab-check: build
 	@bash tests/netns/lab-check.sh $(BUILD)
+	@bash tests/netns/scenarios/run-all.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(CHECK_BUILD) $(FUZZ_BUILD)

@@ -12,6 +12,8 @@ if [ -x tests/netns/lab-check.sh ]; then
   if [ "$(id -u)" -eq 0 ]; then
     echo "== NAT lab (root)"
     bash tests/netns/lab-check.sh "${1:-build}"
+    echo "== NAT lab scenarios: address discovery, STUN, port mapping (root)"
+    bash tests/netns/scenarios/run-all.sh "${1:-build}"
   else
     echo "!! NAT lab SKIPPED: it needs root (network namespaces). Run: sudo make lab-check"
   fi

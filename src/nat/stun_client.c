@@ -6,6 +6,7 @@
 #include "p2pq/error.h"
 
 void p2pq_stun_client_cfg_default(p2pq_stun_client_cfg *cfg) {
+  memset(cfg, 0, sizeof(*cfg)); /* no stray CHANGE-REQUEST or expect_from */
   cfg->rto = 500 * P2PQ_MS;
   cfg->rc = 7;
   cfg->rm = 16;
