@@ -61,6 +61,11 @@ discovery() {
   out=$(lx 3 pA turnutils_stunclient $RELAY1 2>&1)
   ct=$(sed -n 's/.*UDP reflexive addr: \([0-9.:]*\).*/\1/p' <<<"$out" | head -1)
   if [ "$(ip_of "$ct")" = "$PUB" ]; then ok "$TYPE: coturn's turnutils_stunclient agrees: $ct"; else bad "$TYPE: turnutils_stunclient said '${ct:-nothing}', expected $PUB"; fi
+  # and coturn's client against our endpoint: STUN on the QUIC port of serve
+  out=$(lx 3 pA turnutils_stunclient -p 4433 $RELAY1 2>&1)
+  local cq
+  cq=$(sed -n 's/.*UDP reflexive addr: \([0-9.:]*\).*/\1/p' <<<"$out" | head -1)
+  if [ "$(ip_of "$cq")" = "$PUB" ]; then ok "$TYPE: turnutils_stunclient against serve's QUIC port: $cq"; else bad "$TYPE: turnutils_stunclient against our endpoint said '${cq:-nothing}', expected $PUB"; sed 's/^/        /' <<<"$out"; fi
   row_disc="${obs:-none}|$(key mapped "$st") $(key mapping "$st")|${ct:-none}"
 }
 
