@@ -1,4 +1,5 @@
-/* p2pquic fetch: hq-interop downloads, several URLs over one connection. */
+/* p2pquic fetch: HTTP/3 (default) or hq-interop downloads, several URLs over
+ * one connection. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -11,6 +12,7 @@
 
 #include "cli.h"
 #include "crypto/cert.h"
+#include "io/h3app.h"
 #include "io/hq.h"
 
 #define READ_CHUNK (256u << 10)
@@ -21,6 +23,7 @@ typedef struct dl {
   int fd;
   uint64_t stream_id, bytes;
   int started, done, failed;
+  int got_headers; /* h3: the final (non-1xx) response header section arrived */
   int regular; /* the output is a regular file (safe to remove on failure) */
 } dl;
 
@@ -36,6 +39,8 @@ typedef struct fetcher {
   const char *server, *pin_text;
   uint64_t timeout_s;
   uint64_t key_update, next_key_update; /* packets between our key updates; 0 off */
+  int use_h3;       /* the server chose ALPN h3 (else hq-interop) */
+  p2pq_h3app *h3;   /* the HTTP/3 glue once connected */
 } fetcher;
 
 typedef struct fetch_opts {
@@ -130,14 +135,51 @@ static void close_outputs(fetcher *f) {
 
 static void finish(fetcher *f) {
   if (f->closing_ticks == 0 && f->done + f->failed == f->n) {
-    p2pq_conn_close(f->conn, 1, 0, "done", p2pq_runtime_now());
+    p2pq_conn_close(f->conn, 1, f->use_h3 ? P2PQ_H3_NO_ERROR : 0, "done", p2pq_runtime_now());
     f->closing_ticks = 1;
   }
+}
+
+/* HTTP/3: a GET per pending URL; the glue opens the streams as the peer's
+ * stream limit allows. */
+static void start_h3_requests(fetcher *f) {
+  for (; f->next_req < f->n && f->active < f->max_active; f->next_req++) {
+    dl *d = &f->dls[f->next_req];
+    char auth[P2PQ_URL_HOST_MAX + 16];
+    int64_t sid;
+    int rv;
+    p2pq_h3_field h[4] = {{":method", 7, "GET", 3}, {":scheme", 7, "https", 5}};
+    snprintf(auth, sizeof(auth), d->url.addr.family == 6 ? "[%s]:%u" : "%s:%u", d->url.host,
+             (unsigned)d->url.addr.port);
+    h[2] = (p2pq_h3_field){":authority", 10, auth, strlen(auth)};
+    h[3] = (p2pq_h3_field){":path", 5, d->url.path, strlen(d->url.path)};
+    if (d->fd < 0 && open_output(d) != 0)
+      rv = P2PQ_ERR_IO; /* open_output said why */
+    else
+      rv = p2pq_h3_conn_submit_request(p2pq_h3app_h3(f->h3), h, 4, 1, &sid);
+    if (rv != 0) {
+      if (rv != P2PQ_ERR_IO)
+        p2pq_cli_err("cannot request %s: %s", d->url.path, p2pq_strerror(rv));
+      d->failed = 1;
+      f->failed++;
+      continue;
+    }
+    d->stream_id = (uint64_t)sid;
+    d->started = 1;
+    f->active++;
+  }
+  (void)p2pq_h3app_flush(f->h3, p2pq_runtime_now());
+  finish(f);
 }
 
 /* Opens a stream per pending URL while the peer's stream limit allows; the
  * rest wait for MAX_STREAMS (retried every loop turn). */
 static void start_requests(fetcher *f) {
+  if (f->use_h3) {
+    if (f->h3 != NULL)
+      start_h3_requests(f);
+    return;
+  }
   for (; f->next_req < f->n && f->active < f->max_active; f->next_req++) {
     dl *d = &f->dls[f->next_req];
     uint8_t req[P2PQ_HQ_PATH_MAX + 8];
@@ -195,6 +237,87 @@ static int write_all(int fd, const uint8_t *p, size_t n) {
     n -= (size_t)w;
   }
   return 0;
+}
+
+/* Body bytes for d; 0, or -1 once the download failed. */
+static int dl_write(fetcher *f, dl *d, const uint8_t *p, size_t n) {
+  if (n == 0)
+    return 0;
+  if (write_all(d->fd, p, n) != 0) {
+    fail_dl(f, d, "cannot save %s: %s", strerror(errno));
+    finish(f);
+    return -1;
+  }
+  d->bytes += (uint64_t)n;
+  p2pq_cli_progress_add(&f->prog, (uint64_t)n, p2pq_runtime_now());
+  return 0;
+}
+
+static void dl_complete(fetcher *f, dl *d) {
+  if (close_output(d) != 0) {
+    fail_dl(f, d, "cannot save %s: %s", strerror(errno));
+    finish(f);
+    return;
+  }
+  d->done = 1;
+  f->done++;
+  f->active--;
+  f->prog.files_done++;
+  if (f->verbose)
+    fprintf(stderr, "p2pquic: %s: %llu bytes\n", d->url.path, (unsigned long long)d->bytes);
+  finish(f);
+}
+
+/* A response header section: 1xx are skipped, anything but 200 fails the URL. */
+static void h3_headers(fetcher *f, dl *d, const p2pq_h3_event *ev) {
+  const char *status = NULL;
+  char why[64];
+  for (size_t i = 0; i < ev->nfields; i++)
+    if (strcmp(ev->fields[i].name, ":status") == 0)
+      status = ev->fields[i].value;
+  if (status != NULL && status[0] == '1')
+    return;
+  d->got_headers = 1;
+  if (status != NULL && strcmp(status, "200") == 0)
+    return;
+  snprintf(why, sizeof(why), "status %s%s", status ? status : "missing",
+           status && strcmp(status, "404") == 0 ? ", no such file" : "");
+  fail_dl(f, d, "server refused %s (%s)", why);
+  (void)p2pq_h3app_cancel(f->h3, ev->stream_id, P2PQ_H3_REQUEST_CANCELLED);
+  finish(f);
+}
+
+static void h3_events(fetcher *f) {
+  p2pq_h3_event ev;
+  while (f->h3 != NULL && p2pq_h3app_poll(f->h3, &ev, p2pq_runtime_now())) {
+    dl *d = ev.stream_id >= 0 ? find_dl(f, (uint64_t)ev.stream_id) : NULL;
+    int live = d != NULL && !d->done && !d->failed;
+    switch (ev.type) {
+    case P2PQ_H3_EV_HEADERS:
+      if (live && !d->got_headers)
+        h3_headers(f, d, &ev);
+      break;
+    case P2PQ_H3_EV_DATA:
+      if (live)
+        (void)dl_write(f, d, ev.data, ev.len);
+      break;
+    case P2PQ_H3_EV_FIN:
+      if (live && d->got_headers)
+        dl_complete(f, d);
+      break;
+    case P2PQ_H3_EV_STREAM_RESET:
+    case P2PQ_H3_EV_STREAM_ERROR:
+      if (live) {
+        fail_dl(f, d, "server reset %s (%s)", p2pq_h3_errname(ev.error_code));
+        finish(f);
+      }
+      break;
+    case P2PQ_H3_EV_CONN_ERROR:
+      p2pq_cli_err("HTTP/3 error from %s: %s", f->server, p2pq_h3_errname(ev.error_code));
+      break;
+    default: break;
+    }
+  }
 }
 
 static void on_readable(fetcher *f, uint64_t id) {
@@ -303,8 +426,14 @@ static void maybe_key_update(fetcher *f) {
 
 static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
   fetcher *f = user;
+  if (f->h3 != NULL && ev->conn != NULL && ev->type != P2PQ_EV_CLOSED) {
+    (void)p2pq_h3app_on_event(f->h3, ev, p2pq_runtime_now());
+    h3_events(f);
+  }
   switch (ev->type) {
   case P2PQ_EV_NONE:
+    if (f->h3 != NULL)
+      (void)p2pq_h3app_flush(f->h3, p2pq_runtime_now());
     if (!f->connected && p2pq_runtime_unreachable(rt, &f->dls[0].url.addr) == ECONNREFUSED) {
       p2pq_cli_err("nothing listens on %s (ICMP port unreachable): is 'p2pquic serve' running "
                    "there?", f->server);
@@ -324,14 +453,29 @@ static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
     if (f->verbose)
       fprintf(stderr, "p2pquic: connected to %s (ALPN %s)\n", f->server,
               p2pq_conn_alpn(ev->conn));
+    f->use_h3 = p2pq_conn_alpn(ev->conn) != NULL && strcmp(p2pq_conn_alpn(ev->conn), "h3") == 0;
+    if (f->use_h3 && f->h3 == NULL) {
+      p2pq_h3_config cfg;
+      p2pq_h3_config_default(&cfg, 0);
+      cfg.rand = p2pq_runtime_random;
+      if (p2pq_h3app_new(&f->h3, ev->conn, &cfg) != 0) {
+        p2pq_cli_err("out of memory");
+        return P2PQ_CLI_FAIL + 0x100;
+      }
+    }
     start_requests(f);
     break;
   case P2PQ_EV_STREAMS_AVAILABLE:
     if (f->closing_ticks == 0)
       start_requests(f); /* URLs that waited for the peer's stream limit */
     break;
-  case P2PQ_EV_STREAM_READABLE: on_readable(f, ev->stream_id); break;
+  case P2PQ_EV_STREAM_READABLE:
+    if (!f->use_h3)
+      on_readable(f, ev->stream_id);
+    break;
   case P2PQ_EV_STREAM_RESET: {
+    if (f->use_h3)
+      break; /* the glue passed it to the h3 layer */
     dl *d = find_dl(f, ev->stream_id);
     if (d != NULL) {
       fail_dl(f, d, "server refused %s (%s)",
@@ -342,6 +486,8 @@ static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
   }
   case P2PQ_EV_CLOSED:
     f->conn = NULL;
+    p2pq_h3app_free(f->h3); /* its connection goes now */
+    f->h3 = NULL;
     if (f->verbose)
       print_stats(rt, ev->conn, ev->error);
     return closed_code(f, ev->error) + 0x100; /* never 0: stop the loop */
@@ -401,8 +547,9 @@ static int parse_opts(int argc, char **argv, fetch_opts *o, fetcher *f) {
     return p2pq_cli_usage_err("fetch", "say how to check the server: --pin sha256:... (the "
                                        "fingerprint 'p2pquic serve' printed), --ca FILE, or "
                                        "--insecure (exactly one)");
-  if (o->alpn != NULL && strcmp(o->alpn, "hq-interop") != 0)
-    return p2pq_cli_usage_err("fetch", "--alpn %s is not supported; use hq-interop", o->alpn);
+  if (o->alpn != NULL && strcmp(o->alpn, "hq-interop") != 0 && strcmp(o->alpn, "h3") != 0)
+    return p2pq_cli_usage_err("fetch", "--alpn %s is not supported; use h3 (the default) or "
+                                       "hq-interop", o->alpn);
   if ((f->dls = calloc(f->n, sizeof(dl))) == NULL)
     return P2PQ_CLI_FAIL;
   for (size_t i = 0; i < f->n; i++) {
@@ -451,7 +598,8 @@ static int make_creds(const fetch_opts *o, p2pq_creds **out) {
 }
 
 static int run(fetcher *f, const fetch_opts *o, p2pq_creds *creds) {
-  static const char *alpn[] = {"hq-interop"};
+  /* default: h3 first, hq-interop for servers that only speak that */
+  const char *alpn[2] = {"h3", "hq-interop"};
   static const uint8_t zero[16];
   p2pq_runtime *rt = NULL;
   p2pq_runtime_config rc;
@@ -472,7 +620,11 @@ static int run(fetcher *f, const fetch_opts *o, p2pq_creds *creds) {
   memset(&qc, 0, sizeof(qc));
   qc.creds = creds;
   qc.alpn = alpn;
-  qc.n_alpn = 1;
+  qc.n_alpn = 2;
+  if (o->alpn != NULL) {
+    alpn[0] = o->alpn;
+    qc.n_alpn = 1;
+  }
   p2pq_settings_default(&qc.settings);
   qc.settings.handshake_timeout_ms = o->timeout_s * 1000;
   if ((rv = p2pq_runtime_new(&rt, &rc, &qc, err, sizeof(err))) != 0) {
@@ -502,6 +654,8 @@ static int run(fetcher *f, const fetch_opts *o, p2pq_creds *creds) {
     p2pq_cli_err("interrupted");
   if (f->connected || f->done > 0)
     p2pq_cli_progress_done(&f->prog, p2pq_runtime_now());
+  p2pq_h3app_free(f->h3);
+  f->h3 = NULL;
   p2pq_runtime_free(rt);
   return rv;
 }

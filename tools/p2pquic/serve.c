@@ -1,4 +1,5 @@
-/* p2pquic serve: files over hq-interop (HTTP/0.9 over QUIC). */
+/* p2pquic serve: files over HTTP/3 (ALPN h3) and hq-interop (HTTP/0.9 over
+ * QUIC), chosen per connection by the negotiated ALPN. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -11,11 +12,13 @@
 
 #include "cli.h"
 #include "crypto/cert.h"
+#include "io/h3app.h"
 #include "io/hq.h"
 #include "peer/stun_responder.h"
 
 #define CHUNK (1u << 20) /* bytes offered to a stream per write call */
 #define REQ_MAX (P2PQ_HQ_PATH_MAX + 8)
+#define H3_QUEUE (1u << 20) /* response bytes queued per h3 stream before QUIC takes them */
 
 /* A request stream: collecting the request line, then sending a file. */
 typedef struct req {
@@ -27,6 +30,7 @@ typedef struct req {
   int sending;       /* the request was parsed and the file mapped */
   const uint8_t *map; /* the file, mapped (NULL for an empty file) */
   uint64_t off, size;
+  p2pq_h3app *h3;    /* the connection's HTTP/3 glue; NULL for hq-interop */
   struct req *next;
 } req;
 
@@ -87,27 +91,28 @@ static void refuse(server *s, req *r, uint64_t code, const char *why) {
   req_drop(s, r);
 }
 
-/* Opens root + path as a regular file; the parser already refused "..". */
-static void start_file(server *s, req *r, const char *path) {
+/* Opens root + path as a regular file and maps it; the parser already
+ * refused "..". Returns 200, 404 (no such file) or 500 with *why set. */
+static int open_file(server *s, req *r, const char *path, const char **why) {
   char full[4096 + P2PQ_HQ_PATH_MAX];
   struct stat st;
   snprintf(full, sizeof(full), "%s%s", s->root, path);
   r->fd = open(full, O_RDONLY | O_CLOEXEC);
   if (r->fd < 0 && errno != ENOENT && errno != ENOTDIR && errno != EACCES) {
-    refuse(s, r, P2PQ_HQ_ERR_INTERNAL, strerror(errno)); /* e.g. out of fds */
-    return;
+    *why = strerror(errno); /* e.g. out of fds */
+    return 500;
   }
   if (r->fd < 0 || fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    refuse(s, r, P2PQ_HQ_ERR_NOT_FOUND, "no such file");
-    return;
+    *why = "no such file";
+    return 404;
   }
   r->size = (uint64_t)st.st_size;
   if (r->size > 0) {
     /* the stream copies from the mapping: one copy, no read buffer */
     void *m = mmap(NULL, (size_t)r->size, PROT_READ, MAP_SHARED, r->fd, 0);
     if (m == MAP_FAILED) {
-      refuse(s, r, P2PQ_HQ_ERR_INTERNAL, "cannot map the file");
-      return;
+      *why = "cannot map the file";
+      return 500;
     }
     madvise(m, (size_t)r->size, MADV_SEQUENTIAL);
     r->map = m;
@@ -115,10 +120,20 @@ static void start_file(server *s, req *r, const char *path) {
   /* the mapping outlives the descriptor: many streams, few fds */
   close(r->fd);
   r->fd = -1;
-  r->sending = 1;
   if (s->verbose)
     fprintf(stderr, "p2pquic: stream %llu: GET %s (%llu bytes)\n", (unsigned long long)r->id,
             path, (unsigned long long)r->size);
+  return 200;
+}
+
+static void start_file(server *s, req *r, const char *path) {
+  const char *why = NULL;
+  int status = open_file(s, r, path, &why);
+  if (status != 200) {
+    refuse(s, r, status == 404 ? P2PQ_HQ_ERR_NOT_FOUND : P2PQ_HQ_ERR_INTERNAL, why);
+    return;
+  }
+  r->sending = 1;
 }
 
 static void on_readable(server *s, p2pq_conn *c, uint64_t id) {
@@ -175,13 +190,167 @@ static void pump(server *s, req *r) {
   }
 }
 
+/* HTTP/3: DATA frames from the mapping while little is queued. */
+static void pump_h3(server *s, req *r) {
+  p2pq_h3_conn *h3 = p2pq_h3app_h3(r->h3);
+  while (p2pq_h3app_buffered(r->h3, (int64_t)r->id) < H3_QUEUE) {
+    uint64_t left = r->size - r->off;
+    size_t n = left < CHUNK / 4 ? (size_t)left : CHUNK / 4;
+    if (p2pq_h3_conn_send_data(h3, (int64_t)r->id, r->map + r->off, n, (uint64_t)n == left) !=
+        0) {
+      req_drop(s, r); /* the request was cancelled */
+      return;
+    }
+    r->off += (uint64_t)n;
+    if (r->off == r->size) {
+      s->served_files++;
+      s->served_bytes += r->size;
+      req_drop(s, r);
+      return;
+    }
+  }
+}
+
 static void pump_all(server *s) {
   req *r = s->reqs, *next;
   for (; r != NULL; r = next) {
     next = r->next;
     if (r->sending)
-      pump(s, r);
+      (r->h3 != NULL ? pump_h3 : pump)(s, r);
   }
+  for (size_t i = 0; i < s->nconns; i++) {
+    p2pq_h3app *a = p2pq_conn_user(s->conns[i]);
+    if (a != NULL)
+      (void)p2pq_h3app_flush(a, p2pq_runtime_now());
+  }
+}
+
+/* ---- HTTP/3 ---- */
+
+static const p2pq_h3_field *field(const p2pq_h3_event *ev, const char *name) {
+  for (size_t i = 0; i < ev->nfields; i++)
+    if (strcmp(ev->fields[i].name, name) == 0)
+      return &ev->fields[i];
+  return NULL;
+}
+
+/* A response with no body (errors; an empty file). */
+static void respond_empty(p2pq_h3app *a, int64_t sid, const char *status, const char *allow) {
+  p2pq_h3_field f[3] = {{":status", 7, status, strlen(status)}, {"content-length", 14, "0", 1}};
+  size_t n = 2;
+  if (allow != NULL)
+    f[n++] = (p2pq_h3_field){"allow", 5, allow, strlen(allow)};
+  (void)p2pq_h3_conn_submit_response(p2pq_h3app_h3(a), sid, f, n, 1);
+}
+
+/* The request path without its query, checked like an hq-interop one. */
+static int h3_path(const p2pq_h3_field *p, char *path, size_t cap) {
+  uint8_t line[P2PQ_HQ_PATH_MAX + 8];
+  size_t n = p->value_len;
+  const char *q = memchr(p->value, '?', n);
+  if (q != NULL)
+    n = (size_t)(q - p->value);
+  if (n + 5 > sizeof(line))
+    return P2PQ_ERR_NOBUF;
+  memcpy(line, "GET ", 4);
+  memcpy(line + 4, p->value, n);
+  line[4 + n] = '\n';
+  return p2pq_hq_parse_request(line, n + 5, 1, path, cap);
+}
+
+static void h3_request(server *s, p2pq_h3app *a, const p2pq_h3_event *ev) {
+  const p2pq_h3_field *m = field(ev, ":method"), *p = field(ev, ":path");
+  char path[P2PQ_HQ_PATH_MAX], len[24];
+  const char *why = "bad request";
+  int head, status;
+  req *r;
+  if (m == NULL || (strcmp(m->value, "GET") != 0 && strcmp(m->value, "HEAD") != 0)) {
+    respond_empty(a, ev->stream_id, "405", "GET, HEAD");
+    return;
+  }
+  head = strcmp(m->value, "HEAD") == 0;
+  if (p == NULL || h3_path(p, path, sizeof(path)) != 0) {
+    respond_empty(a, ev->stream_id, "400", NULL);
+    return;
+  }
+  if ((r = calloc(1, sizeof(*r))) == NULL) {
+    respond_empty(a, ev->stream_id, "500", NULL);
+    return;
+  }
+  r->conn = p2pq_h3app_conn(a);
+  r->id = (uint64_t)ev->stream_id;
+  r->fd = -1;
+  r->h3 = a;
+  r->next = s->reqs;
+  s->reqs = r;
+  status = open_file(s, r, path, &why);
+  if (status != 200) {
+    if (s->verbose)
+      fprintf(stderr, "p2pquic: stream %llu: %s: %s\n", (unsigned long long)r->id, path, why);
+    respond_empty(a, ev->stream_id, status == 404 ? "404" : "500", NULL);
+    req_drop(s, r);
+    return;
+  }
+  snprintf(len, sizeof(len), "%llu", (unsigned long long)r->size);
+  {
+    p2pq_h3_field f[2] = {{":status", 7, "200", 3}, {"content-length", 14, len, strlen(len)}};
+    int end = head || r->size == 0;
+    if (p2pq_h3_conn_submit_response(p2pq_h3app_h3(a), ev->stream_id, f, 2, end) != 0 || end) {
+      if (end) {
+        s->served_files++;
+      }
+      req_drop(s, r);
+      return;
+    }
+  }
+  r->sending = 1;
+  pump_h3(s, r);
+}
+
+static void h3_events(server *s, p2pq_h3app *a) {
+  p2pq_h3_event ev;
+  p2pq_tstamp now = p2pq_runtime_now();
+  while (p2pq_h3app_poll(a, &ev, now)) {
+    req *r;
+    switch (ev.type) {
+    case P2PQ_H3_EV_HEADERS:
+      if (req_find(s, p2pq_h3app_conn(a), (uint64_t)ev.stream_id) == NULL)
+        h3_request(s, a, &ev);
+      break;
+    case P2PQ_H3_EV_STREAM_RESET:
+    case P2PQ_H3_EV_STREAM_ERROR:
+      if ((r = req_find(s, p2pq_h3app_conn(a), (uint64_t)ev.stream_id)) != NULL)
+        req_drop(s, r);
+      if (s->verbose && ev.type == P2PQ_H3_EV_STREAM_ERROR)
+        fprintf(stderr, "p2pquic: stream %lld: %s\n", (long long)ev.stream_id,
+                p2pq_h3_errname(ev.error_code));
+      break;
+    case P2PQ_H3_EV_CONN_ERROR:
+      if (s->verbose)
+        fprintf(stderr, "p2pquic: HTTP/3 error %s\n", p2pq_h3_errname(ev.error_code));
+      break;
+    default: break;
+    }
+  }
+  (void)p2pq_h3app_flush(a, now);
+}
+
+/* The connection's HTTP/3 glue, made once its ALPN says h3; NULL for hq-interop. */
+static p2pq_h3app *h3_of(server *s, p2pq_conn *c) {
+  p2pq_h3app *a = p2pq_conn_user(c);
+  const char *alpn = p2pq_conn_alpn(c);
+  p2pq_h3_config cfg;
+  if (a != NULL || alpn == NULL || strcmp(alpn, "h3") != 0)
+    return a;
+  p2pq_h3_config_default(&cfg, 1);
+  cfg.rand = p2pq_runtime_random;
+  if (p2pq_h3app_new(&a, c, &cfg) != 0) {
+    p2pq_conn_close(c, 1, P2PQ_H3_INTERNAL_ERROR, "out of memory", p2pq_runtime_now());
+    return NULL;
+  }
+  (void)s;
+  p2pq_conn_set_user(c, a);
+  return a;
 }
 
 static void on_opened(server *s, p2pq_conn *c, uint64_t id) {
@@ -211,6 +380,12 @@ static void drop_conn(server *s, p2pq_conn *c) {
 static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
   server *s = user;
   char a[P2PQ_ADDR_STRLEN];
+  p2pq_h3app *h3 = NULL;
+  if (ev->conn != NULL && ev->type != P2PQ_EV_CLOSED && ev->type != P2PQ_EV_CONN_NEW &&
+      (h3 = h3_of(s, ev->conn)) != NULL) {
+    (void)p2pq_h3app_on_event(h3, ev, p2pq_runtime_now());
+    h3_events(s, h3);
+  }
   switch (ev->type) {
   case P2PQ_EV_NONE: pump_all(s); break;
   case P2PQ_EV_CONN_NEW:
@@ -222,11 +397,26 @@ static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
     if (s->verbose)
       fprintf(stderr, "p2pquic: handshake done (ALPN %s)\n", p2pq_conn_alpn(ev->conn));
     break;
-  case P2PQ_EV_STREAM_OPENED: on_opened(s, ev->conn, ev->stream_id); break;
-  case P2PQ_EV_STREAM_READABLE: on_readable(s, ev->conn, ev->stream_id); break;
+  case P2PQ_EV_MIGRATED:
+    if (s->verbose)
+      fprintf(stderr, "p2pquic: client moved to %s\n", p2pq_addr_format(&ev->addr, a, sizeof(a)));
+    break;
+  case P2PQ_EV_STREAM_OPENED:
+    if (h3 == NULL)
+      on_opened(s, ev->conn, ev->stream_id);
+    break;
+  case P2PQ_EV_STREAM_READABLE:
+    if (h3 == NULL)
+      on_readable(s, ev->conn, ev->stream_id);
+    break;
   case P2PQ_EV_STREAM_STOP:
   case P2PQ_EV_STREAM_RESET: {
     req *r = req_find(s, ev->conn, ev->stream_id);
+    if (h3 != NULL) { /* the glue reset the stream; an h3 request ends on STOP only */
+      if (r != NULL && ev->type == P2PQ_EV_STREAM_STOP)
+        req_drop(s, r);
+      break;
+    }
     if (r != NULL && (ev->type == P2PQ_EV_STREAM_STOP || !r->sending))
       req_drop(s, r);
     break;
@@ -245,9 +435,13 @@ static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
               (unsigned long long)cs.cwnd, (unsigned long long)rs.tx_datagrams,
               (unsigned long long)rs.tx_syscalls, (unsigned long long)rs.tx_eagain,
               (unsigned long long)rs.rx_datagrams, (unsigned long long)rs.rx_syscalls);
+      fprintf(stderr, "  key updates %llu, paths validated %llu\n",
+              (unsigned long long)cs.key_updates, (unsigned long long)cs.paths_validated);
     }
     drop_conn(s, ev->conn);
     conn_remove(s, ev->conn);
+    p2pq_h3app_free(p2pq_conn_user(ev->conn));
+    p2pq_conn_set_user(ev->conn, NULL);
     if (s->shutting_down && s->nconns == 0)
       return 1;
     break;
@@ -264,7 +458,8 @@ static void shut_down(server *s, p2pq_runtime *rt) {
     return;
   s->shutting_down = 1;
   for (size_t i = 0; i < s->nconns; i++)
-    p2pq_conn_close(s->conns[i], 1, 0, "server shutting down", now);
+    p2pq_conn_close(s->conns[i], 1, p2pq_conn_user(s->conns[i]) ? P2PQ_H3_NO_ERROR : 0,
+                    "server shutting down", now);
   (void)p2pq_runtime_run(rt, now + 500 * P2PQ_MS, on_event, s);
 }
 
@@ -354,7 +549,7 @@ static int load_creds(const serve_opts *o, p2pq_creds **out, uint8_t fp[32]) {
 }
 
 int p2pq_cli_serve(int argc, char **argv) {
-  static const char *alpn[] = {"hq-interop"};
+  static const char *alpn[] = {"h3", "hq-interop"};
   serve_opts o;
   server s;
   p2pq_creds *creds = NULL;
@@ -388,7 +583,7 @@ int p2pq_cli_serve(int argc, char **argv) {
   qc.is_server = 1;
   qc.creds = creds;
   qc.alpn = alpn;
-  qc.n_alpn = 1;
+  qc.n_alpn = 2;
   p2pq_settings_default(&qc.settings);
   qc.settings.retry = o.retry;
   /* STUN Binding answers on the QUIC port; observed addresses for clients that ask */
@@ -405,7 +600,7 @@ int p2pq_cli_serve(int argc, char **argv) {
   s.verbose = o.verbose;
   p2pq_fingerprint_format(fp, fps);
   for (size_t i = 0; p2pq_runtime_local_addr(rt, i, &bound) == 0; i++)
-    printf("listening on %s (hq-interop, serving %s)\n", p2pq_addr_format(&bound, as, sizeof(as)),
+    printf("listening on %s (h3 and hq-interop, serving %s)\n", p2pq_addr_format(&bound, as, sizeof(as)),
            o.root);
   printf("fingerprint %s\n", fps);
   fflush(stdout);
@@ -421,6 +616,8 @@ int p2pq_cli_serve(int argc, char **argv) {
             (unsigned long long)s.served_files, (unsigned long long)s.served_bytes);
   while (s.reqs != NULL)
     req_drop(&s, s.reqs);
+  for (size_t i = 0; i < s.nconns; i++) /* connections that did not close in time */
+    p2pq_h3app_free(p2pq_conn_user(s.conns[i]));
   free(s.conns);
   p2pq_runtime_free(rt);
   p2pq_creds_free(creds);
