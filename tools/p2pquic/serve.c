@@ -295,10 +295,9 @@ static void h3_request(server *s, p2pq_h3app *a, const p2pq_h3_event *ev) {
   {
     p2pq_h3_field f[2] = {{":status", 7, "200", 3}, {"content-length", 14, len, strlen(len)}};
     int end = head || r->size == 0;
-    if (p2pq_h3_conn_submit_response(p2pq_h3app_h3(a), ev->stream_id, f, 2, end) != 0 || end) {
-      if (end) {
-        s->served_files++;
-      }
+    int rv = p2pq_h3_conn_submit_response(p2pq_h3app_h3(a), ev->stream_id, f, 2, end);
+    if (rv != 0 || end) {
+      s->served_files += rv == 0;
       req_drop(s, r);
       return;
     }
