@@ -445,8 +445,11 @@ static int on_event(void *user, p2pq_runtime *rt, const p2pq_event *ev) {
     if (f->key_update > 0 && f->connected && f->closing_ticks == 0)
       maybe_key_update(f);
     /* the close went out in the turn after it was asked for */
-    if (f->closing_ticks > 0 && ++f->closing_ticks > 2)
+    if (f->closing_ticks > 0 && ++f->closing_ticks > 2) {
+      if (f->verbose && f->conn != NULL) /* CLOSED comes only after the closing period */
+        print_stats(rt, f->conn, P2PQ_ERR_CLOSED);
       return (f->failed ? P2PQ_CLI_FAIL : P2PQ_CLI_OK) + 0x100;
+    }
     break;
   case P2PQ_EV_CONNECTED:
     f->connected = 1;
