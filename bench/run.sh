@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end benchmark: one file (BENCH_SIZE, default 1 GiB) over 127.0.0.1,
 # client and server in separate processes, for
-#   p2pquic   p2pquic serve + p2pquic fetch (hq-interop)
+#   p2pquic   p2pquic serve + p2pquic fetch (HTTP/3, like the ngtcp2 pair)
+#   p2pquic-hq the same over hq-interop (HTTP/0.9 over QUIC)
 #   ngtcp2    Debian's gtlsserver + gtlsclient (HTTP/3)
 #   quic-go   quicgo-hq server + client (tests/interop/quicgo, hq-interop)
 #   iperf3    raw UDP, 1400-byte datagrams, unlimited rate: the ceiling
@@ -15,7 +16,7 @@ SRC=$(cd "$HERE/.." && pwd)
 RUNS=${BENCH_RUNS:-3}
 SIZE_ARG=${BENCH_SIZE:-1G}
 TIMEOUT=${BENCH_TIMEOUT:-300} # seconds per client run
-PAIRS=${BENCH_PAIRS:-"p2pquic ngtcp2 quic-go iperf3"}
+PAIRS=${BENCH_PAIRS:-"p2pquic p2pquic-hq ngtcp2 quic-go iperf3"}
 GIB=1073741824
 
 SIZE=$(numfmt --from=iec "$SIZE_ARG" 2>/dev/null) || { echo "bench: bad BENCH_SIZE '$SIZE_ARG' (bytes, or 100M, 1G)" >&2; exit 2; }
@@ -111,19 +112,21 @@ run_client() {
 # ---- one run per pair: sets WALL (s), CCPU, SCPU (CPU-s) and MOVED (bytes) ----
 
 run_p2pquic() {
-  local bin="$BUILD/p2pquic" port fp
+  local bin="$BUILD/p2pquic" port fp alpn=${1:-h3}
   [ -x "$bin" ] || { log "p2pquic not built at $bin"; return 1; }
   start_server '^fingerprint ' "$bin" serve --root "$TMP/www" --listen 127.0.0.1:0 || return 1
   port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\) .*/\1/p' "$TMP/server.out")
   fp=$(sed -n 's/^fingerprint //p' "$TMP/server.out")
   local s0; s0=$(proc_cpu "$SERVER_PID")
-  run_client "$bin" fetch --pin "$fp" -o /dev/null "https://127.0.0.1:$port/f1g.bin" || {
+  run_client "$bin" fetch --alpn "$alpn" --pin "$fp" -o /dev/null "https://127.0.0.1:$port/f1g.bin" || {
     log "p2pquic fetch failed: $(tail -3 "$TMP/client.out" | tr '\n' ' ')"; stop_server; return 1; }
   SCPU=$(awk -v a="$s0" -v b="$(proc_cpu "$SERVER_PID")" 'BEGIN { printf "%.2f", b - a }')
   stop_server
   # the summary line: "fetched 1 of 1 files, N bytes in ..."
   MOVED=$(sed -n 's/.*files, \([0-9]*\) bytes.*/\1/p' "$TMP/client.out" | tail -1)
 }
+
+run_p2pquic_hq() { run_p2pquic hq-interop; }
 
 run_ngtcp2() {
   local port
@@ -240,10 +243,11 @@ esac
 for pair in $PAIRS; do
   case $pair in
   p2pquic) bench_pair p2pquic run_p2pquic ;;
+  p2pquic-hq) bench_pair p2pquic-hq run_p2pquic_hq ;;
   ngtcp2) bench_pair ngtcp2 run_ngtcp2 ;;
   quic-go) bench_pair quic-go run_quicgo ;;
   iperf3) bench_pair iperf3 run_iperf3 ;;
-  *) log "unknown pair '$pair' (known: p2pquic ngtcp2 quic-go iperf3)" ;;
+  *) log "unknown pair '$pair' (known: p2pquic p2pquic-hq ngtcp2 quic-go iperf3)" ;;
   esac
 done
 
@@ -252,22 +256,22 @@ done
 size_h=$(numfmt --to=iec "$SIZE")
 printf '\n%s over 127.0.0.1, median of %s runs (wall time includes the handshake); %s cores, load average %s before, %s after\n\n' \
   "$size_h" "$RUNS" "$(nproc)" "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-9s %-24s %9s %17s %17s %6s\n' pair what "MB/s" "client CPU-s/GiB" "server CPU-s/GiB" runs
-desc() { case $1 in p2pquic) echo "serve+fetch, hq-interop";; ngtcp2) echo "gtls server+client, h3";;
+printf '%-10s %-24s %9s %17s %17s %6s\n' pair what "MB/s" "client CPU-s/GiB" "server CPU-s/GiB" runs
+desc() { case $1 in p2pquic) echo "serve+fetch, h3";; p2pquic-hq) echo "serve+fetch, hq-interop";; ngtcp2) echo "gtls server+client, h3";;
   quic-go) echo "quicgo-hq, hq-interop";; iperf3) echo "raw UDP 1400 B (ceiling)";; esac; }
 for pair in $PAIRS; do
   if [ -n "${MBS[$pair]:-}" ]; then
-    printf '%-9s %-24s %9s %17s %17s %4s/%s\n' "$pair" "$(desc "$pair")" "${MBS[$pair]}" \
+    printf '%-10s %-24s %9s %17s %17s %4s/%s\n' "$pair" "$(desc "$pair")" "${MBS[$pair]}" \
       "${CCPU_G[$pair]}" "${SCPU_G[$pair]}" "${OK[$pair]}" "$RUNS"
   else
-    printf '%-9s %-24s %9s %17s %17s %4s/%s\n' "$pair" "$(desc "$pair")" FAILED - - 0 "$RUNS"
+    printf '%-10s %-24s %9s %17s %17s %4s/%s\n' "$pair" "$(desc "$pair")" FAILED - - 0 "$RUNS"
   fi
 done
 printf '\np2pquic relative to each reference (MB/s: higher is better; CPU/GiB: lower is better)\n'
 printf '%-9s %10s %18s %18s\n' vs "MB/s" "client CPU/GiB" "server CPU/GiB"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
 for ref in $PAIRS; do
-  [ "$ref" = p2pquic ] && continue
+  [ "$ref" = p2pquic ] || [ "$ref" = p2pquic-hq ] && continue
   case " $PAIRS " in *" p2pquic "*) ;; *) break ;; esac
   if [ -z "${MBS[p2pquic]:-}" ] || [ -z "${MBS[$ref]:-}" ]; then
     printf '%-9s %10s %18s %18s\n' "$ref" FAILED - -
