@@ -39,7 +39,7 @@ fuzz: deps
 	@bash scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 fuzz-smoke:
-	$(MAKE) fuzz FUZZ_SECONDS=10
+	$(MAKE) fuzz FUZZ_SECONDS=60
 
 lab-check: build
 	@bash tests/netns/lab-check.sh $(BUILD)
